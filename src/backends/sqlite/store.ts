@@ -1,0 +1,133 @@
+/** Sessions and messages in the embedded SQLite file, same records as Redis (SPEC §7, §8). */
+import {
+  decodeMessage,
+  decodeSession,
+  encodeMessage,
+  encodeSession,
+  type MessageRecord,
+  type MessageStore,
+  type SessionRecord,
+  type SessionStore,
+  type TtlSeconds,
+} from '../../store/store.js';
+import { orUnavailable } from '../unavailable.js';
+import { expiryFrom, type SqliteDatabase } from './database.js';
+
+const BACKEND = 'sqlite';
+/** A row is live while it has no expiry or its expiry is in the future; `@now` is bound per call. */
+const LIVE = '(expires_at IS NULL OR expires_at > @now)';
+/** How often rows past their expiry are deleted; reads ignore them in between. */
+const PURGE_INTERVAL_MS = 60_000;
+
+export class SqliteSessionStore implements SessionStore {
+  private readonly createQuery;
+  private readonly getQuery;
+  private readonly renewQuery;
+  private readonly deleteQuery;
+
+  constructor(db: SqliteDatabase) {
+    // One statement, so set-if-absent is atomic even across processes: an expired row counts as absent.
+    this.createQuery = db.prepare(
+      `INSERT INTO sessions (key, record, expires_at) VALUES (@key, @record, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
+       WHERE NOT ${LIVE.replaceAll('expires_at', 'sessions.expires_at')}`,
+    );
+    this.getQuery = db.prepare<{ key: string; now: number }, { record: string }>(
+      `SELECT record FROM sessions WHERE key = @key AND ${LIVE}`,
+    );
+    this.renewQuery = db.prepare(`UPDATE sessions SET expires_at = @expiresAt WHERE key = @key AND ${LIVE}`);
+    this.deleteQuery = db.prepare<{ key: string }, { expires_at: number | null }>(
+      `DELETE FROM sessions WHERE key = @key RETURNING expires_at`,
+    );
+  }
+
+  create(key: string, record: SessionRecord, ttl: TtlSeconds): Promise<boolean> {
+    return orUnavailable(BACKEND, () => {
+      const now = Date.now();
+      const result = this.createQuery.run({ key, record: encodeSession(record), expiresAt: expiryFrom(now, ttl), now });
+      return result.changes === 1;
+    });
+  }
+
+  get(key: string): Promise<SessionRecord | null> {
+    return orUnavailable(BACKEND, () => {
+      const row = this.getQuery.get({ key, now: Date.now() });
+      return row === undefined ? null : decodeSession(row.record);
+    });
+  }
+
+  renew(key: string, ttl: TtlSeconds): Promise<void> {
+    return orUnavailable(BACKEND, () => {
+      const now = Date.now();
+      this.renewQuery.run({ key, expiresAt: expiryFrom(now, ttl), now });
+    });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return orUnavailable(BACKEND, () => {
+      const row = this.deleteQuery.get({ key });
+      return row !== undefined && (row.expires_at === null || row.expires_at > Date.now());
+    });
+  }
+}
+
+export class SqliteMessageStore implements MessageStore {
+  private readonly putQuery;
+  private readonly getQuery;
+  private readonly listQuery;
+
+  constructor(db: SqliteDatabase) {
+    this.putQuery = db.prepare(
+      `INSERT INTO messages (id, record, expires_at) VALUES (@id, @record, @expiresAt)
+       ON CONFLICT (id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
+       WHERE NOT ${LIVE.replaceAll('expires_at', 'messages.expires_at')}`,
+    );
+    this.getQuery = db.prepare<{ id: string; now: number }, { record: string }>(
+      `SELECT record FROM messages WHERE id = @id AND ${LIVE}`,
+    );
+    this.listQuery = db.prepare<{ limit: number; now: number }, { record: string }>(
+      `SELECT record FROM messages WHERE ${LIVE} ORDER BY rowid DESC LIMIT @limit`,
+    );
+  }
+
+  putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
+    return orUnavailable(BACKEND, () => {
+      const now = Date.now();
+      const result = this.putQuery.run({ id: record.id, record: encodeMessage(record), expiresAt: expiryFrom(now, ttl), now });
+      return result.changes === 1;
+    });
+  }
+
+  get(id: string): Promise<MessageRecord | null> {
+    return orUnavailable(BACKEND, () => {
+      const row = this.getQuery.get({ id, now: Date.now() });
+      return row === undefined ? null : decodeMessage(row.record);
+    });
+  }
+
+  list(limit: number): Promise<MessageRecord[]> {
+    return orUnavailable(BACKEND, () =>
+      this.listQuery
+        .all({ limit, now: Date.now() })
+        .map((row) => decodeMessage(row.record))
+        .filter((record): record is MessageRecord => record !== null),
+    );
+  }
+}
+
+/** Deletes expired rows now and then; returns a function that stops it. */
+export function startExpiryPurge(db: SqliteDatabase): () => void {
+  const sessions = db.prepare(`DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?`);
+  const messages = db.prepare(`DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?`);
+  const timer = setInterval(() => {
+    try {
+      const now = Date.now();
+      sessions.run(now);
+      messages.run(now);
+    } catch {
+      // A busy or closed database: the next round tries again; reads ignore expired rows anyway.
+    }
+  }, PURGE_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,193 @@
+/**
+ * SPEC §8: configuration from the environment and a `.env` file in the working directory.
+ * Every variable is read and checked here, once; a bad value stops start-up with one
+ * line naming the variable (ConfigError).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+
+/** A setting that cannot be used; `message` is the one line printed at start-up. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const SESSION_KEY_BITS_ALLOWED = [2048, 3072, 4096] as const;
+export type SessionKeyBits = (typeof SESSION_KEY_BITS_ALLOWED)[number];
+
+export interface MysqlConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export interface RedisConfig {
+  /** REDIS_URL when given; it wins over host, port and password. */
+  url: string | undefined;
+  host: string;
+  port: number;
+  password: string | undefined;
+  mainDb: number;
+  authDb: number;
+  keyPrefix: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** The WordPress database; undefined = the embedded SQLite directory. */
+  mysql: MysqlConfig | undefined;
+  tablePrefix: string;
+  /** Redis for sessions and messages; undefined = the embedded SQLite store. */
+  redis: RedisConfig | undefined;
+  wpUuidMetaKey: string;
+  wpDevicesMetaKey: string;
+  userIdLength: number;
+  sessionKeyBits: SessionKeyBits;
+  sessionTtlSeconds: number;
+  messageTtlSeconds: number;
+  maxBodyBytes: number;
+  /** Minutes; 0 = no freshness check. */
+  minuteWindow: number;
+  dataDir: string;
+  logLevel: string;
+  /** Requests per client address per window on /api; 0 = no limit. */
+  rateLimitMax: number;
+  rateLimitWindowSeconds: number;
+  /** Believe X-Forwarded-For (behind a reverse proxy) for the client address. */
+  trustProxy: boolean;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** The environment with `.env` from `cwd` underneath: a real environment variable wins. */
+export function loadEnv(cwd = process.cwd(), env: Env = process.env): Env {
+  const file = resolve(cwd, '.env');
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...env };
+}
+
+class Reader {
+  constructor(private readonly env: Env) {}
+
+  /** An empty value counts as unset, so `REDIS_PASSWORD=` in a .env changes nothing. */
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  required(name: string, why: string): string {
+    const value = this.raw(name);
+    if (value === undefined) throw new ConfigError(name, `required ${why}`);
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${value}")`);
+    }
+    return Number(value);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off)$/i.test(value)) return false;
+    throw new ConfigError(name, `must be true or false (got "${value}")`);
+  }
+
+  pattern(name: string, fallback: string, pattern: RegExp, what: string): string {
+    const value = this.env[name] ?? fallback;
+    if (!pattern.test(value)) throw new ConfigError(name, `must be ${what} (got "${value}")`);
+    return value;
+  }
+}
+
+const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+const REDIS_SETTINGS = [
+  'REDIS_URL',
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_PASSWORD',
+  'REDIS_MAIN_DB',
+  'REDIS_AUTH_DB',
+  'REDIS_KEY_PREFIX',
+] as const;
+
+/** Reads and checks every setting of SPEC §8. Throws ConfigError on the first bad one. */
+export function readConfig(env: Env): Config {
+  const read = new Reader(env);
+
+  const sessionKeyBits = read.integer('SESSION_KEY_BITS', 2048, 0, 1 << 20);
+  if (!(SESSION_KEY_BITS_ALLOWED as readonly number[]).includes(sessionKeyBits)) {
+    throw new ConfigError('SESSION_KEY_BITS', `must be one of ${SESSION_KEY_BITS_ALLOWED.join(', ')} (got "${sessionKeyBits}")`);
+  }
+
+  const dbHost = read.raw('DB_HOST');
+  const mysql: MysqlConfig | undefined =
+    dbHost === undefined
+      ? undefined
+      : {
+          host: dbHost,
+          port: read.integer('DB_PORT', 3306, 1, 65535),
+          database: read.required('DB_NAME', 'when DB_HOST is set'),
+          user: read.required('DB_USER', 'when DB_HOST is set'),
+          password: read.string('DB_PASSWORD', ''),
+        };
+
+  const redisUrl = read.raw('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got "${redisUrl}")`);
+  }
+  const redis: RedisConfig | undefined = REDIS_SETTINGS.some((name) => read.raw(name) !== undefined)
+    ? {
+        url: redisUrl,
+        host: read.string('REDIS_HOST', '127.0.0.1'),
+        port: read.integer('REDIS_PORT', 6581, 1, 65535),
+        password: read.raw('REDIS_PASSWORD'),
+        mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
+        authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
+        keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
+      }
+    : undefined;
+  if (redis !== undefined && redis.mainDb === redis.authDb) {
+    throw new ConfigError('REDIS_AUTH_DB', `must differ from REDIS_MAIN_DB (both are ${redis.mainDb})`);
+  }
+
+  return {
+    host: read.string('HOST', '0.0.0.0'),
+    port: read.integer('PORT', 8000, 0, 65535),
+    mysql,
+    // Interpolated into SQL identifiers, so only the characters WordPress itself allows.
+    tablePrefix: read.pattern('DB_TABLE_PREFIX', 'wp_', /^[A-Za-z0-9_]{0,64}$/, 'letters, digits and underscores'),
+    redis,
+    wpUuidMetaKey: read.pattern('WP_UUID_META_KEY', 'uuid', /^.{1,255}$/u, '1 to 255 characters'),
+    wpDevicesMetaKey: read.pattern('WP_DEVICES_META_KEY', 'devices', /^.{1,255}$/u, '1 to 255 characters'),
+    userIdLength: read.integer('USER_ID_LENGTH', 36, 1, 199),
+    sessionKeyBits: sessionKeyBits as SessionKeyBits,
+    sessionTtlSeconds: read.integer('SESSION_TTL_SECONDS', 604800, 0, MAX_TTL_SECONDS),
+    messageTtlSeconds: read.integer('MESSAGE_TTL_SECONDS', 0, 0, MAX_TTL_SECONDS),
+    maxBodyBytes: read.integer('MAX_BODY_BYTES', 262144, 1024, 64 * 1024 * 1024),
+    minuteWindow: read.integer('MINUTE_WINDOW', 0, 0, 1_000_000_000),
+    dataDir: resolve(read.string('DATA_DIR', './data')),
+    rateLimitMax: read.integer('RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
+    rateLimitWindowSeconds: read.integer('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    trustProxy: read.boolean('TRUST_PROXY', false),
+    logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
+  };
+}

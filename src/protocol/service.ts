@@ -1,0 +1,162 @@
+/**
+ * The protocol rules of SPEC §1–§6: auth, logout and submit, over the directory, the
+ * session and message stores and the envelope layer. Knows nothing of HTTP or of which
+ * backend is behind each interface.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Directory } from '../directory/directory.js';
+import { InvalidEnvelopeError, openEnvelope, rsaOaepUnwrapper } from '../envelope/index.js';
+import type { SessionKeySource } from '../session/key-pair.js';
+import type { MessageStore, SessionRecord, SessionStore } from '../store/store.js';
+import { answers, type Answer } from './answers.js';
+import { parseClientKey } from './client-key.js';
+import { messageId } from './message-id.js';
+
+export interface ProtocolSettings {
+  userIdLength: number;
+  sessionTtlSeconds: number;
+  messageTtlSeconds: number;
+  /** Minutes; 0 = no freshness check. */
+  minuteWindow: number;
+}
+
+export interface ProtocolDependencies {
+  directory: Directory;
+  sessions: SessionStore;
+  messages: MessageStore;
+  keys: SessionKeySource;
+  settings: ProtocolSettings;
+  log: Logger;
+  /** Milliseconds since the epoch; replaceable so tests can move time. */
+  now?: () => number;
+}
+
+/** What the HTTP layer logs about an answer beyond its code; never secrets or payloads. */
+export interface Outcome {
+  answer: Answer;
+  /** Why an envelope was refused, for debug logs only: the client always sees the same bytes. */
+  detail?: string;
+}
+
+export class ProtocolService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ProtocolDependencies) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** SPEC §4: authenticate a device and open its session. */
+  async auth(keyText: string): Promise<Outcome> {
+    const { directory, sessions, keys, settings, log } = this.deps;
+    const key = parseClientKey(keyText, settings.userIdLength);
+    if (key === null) return { answer: answers.notFound() };
+    // Cheap early answer for the common retry; the atomic create below still decides races.
+    if ((await sessions.get(key.key)) !== null) return { answer: answers.alreadyAuth() };
+
+    const device = await directory.findDevice(key.userId, key.deviceId);
+    if (device === null) return { answer: answers.notFound() };
+
+    const pair = await keys.take();
+    const record: SessionRecord = {
+      user_id: key.userId,
+      device_id: key.deviceId,
+      device_name: device.deviceName,
+      private_key: pair.privateKeyPem,
+      created_at: new Date(this.now()).toISOString(),
+    };
+    if (!(await sessions.create(key.key, record, settings.sessionTtlSeconds))) return { answer: answers.alreadyAuth() };
+
+    // SPEC §4: a client never holds a key the server has lost, so a failed status write undoes the session.
+    let stillListed: boolean;
+    try {
+      stillListed = await directory.setStatus(device.wpUserId, key.deviceId, 'on');
+    } catch (error) {
+      await this.discardSession(key.key);
+      throw error;
+    }
+    if (!stillListed) {
+      await this.discardSession(key.key);
+      return { answer: answers.notFound() };
+    }
+    return { answer: answers.sessionCreated(pair.publicKeyPem, device.deviceName) };
+  }
+
+  /** SPEC §4: delete the session, then set the device off. */
+  async logout(keyText: string): Promise<Outcome> {
+    const { directory, sessions, settings, log } = this.deps;
+    const key = parseClientKey(keyText, settings.userIdLength);
+    if (key === null) return { answer: answers.notFound() };
+    if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
+    try {
+      const wpUserId = await directory.findUser(key.userId);
+      if (wpUserId !== null) await directory.setStatus(wpUserId, key.deviceId, 'off');
+    } catch (error) {
+      // The session is gone, which is what the client asked for; a retry could not fix the status
+      // (it would find no session), so the answer stays "deleted" and the operator is told.
+      log.error({ err: error, deviceId: key.deviceId }, 'session deleted but device status not set off');
+    }
+    return { answer: answers.deleted() };
+  }
+
+  /** SPEC §5, §6: open an envelope and store its message once. */
+  async submit(keyText: string, message: string): Promise<Outcome> {
+    const { sessions, messages, settings, log } = this.deps;
+    const key = parseClientKey(keyText, settings.userIdLength);
+    if (key === null) return { answer: answers.notFound() };
+    const session = await sessions.get(key.key);
+    if (session === null) return { answer: answers.notFound() };
+
+    let opened;
+    try {
+      opened = openEnvelope(message, rsaOaepUnwrapper(this.privateKeyOf(session)));
+    } catch (error) {
+      if (error instanceof InvalidEnvelopeError) return { answer: answers.invalidMessage(), detail: error.reason };
+      throw error;
+    }
+
+    if (settings.minuteWindow > 0 && typeof opened.minute === 'number') {
+      const serverMinute = Math.floor(this.now() / 60_000);
+      if (Math.abs(opened.minute - serverMinute) > settings.minuteWindow) return { answer: answers.expired() };
+    }
+
+    const id = messageId(session.user_id, session.device_id, opened.canonicalMinute, opened.plaintextBytes);
+    const stored = await messages.putIfAbsent(
+      {
+        id,
+        user_id: session.user_id,
+        device_id: session.device_id,
+        device_name: session.device_name,
+        minute: opened.minute,
+        received_at: new Date(this.now()).toISOString(),
+        payload: opened.plaintext,
+      },
+      settings.messageTtlSeconds,
+    );
+
+    try {
+      await sessions.renew(key.key, settings.sessionTtlSeconds);
+    } catch (error) {
+      // The message is stored: acknowledging it is right; the session merely keeps its old expiry.
+      log.warn({ err: error }, 'message stored but session expiry not renewed');
+    }
+    return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
+  }
+
+  private privateKeyOf(session: SessionRecord): KeyObject {
+    try {
+      return createPrivateKey(session.private_key);
+    } catch (error) {
+      // A stored key we cannot parse is our fault, not the client's.
+      throw new Error('stored session key unreadable', { cause: error });
+    }
+  }
+
+  private async discardSession(key: string): Promise<void> {
+    try {
+      await this.deps.sessions.delete(key);
+    } catch (error) {
+      this.deps.log.error({ err: error }, 'could not remove a session whose directory update failed');
+    }
+  }
+}

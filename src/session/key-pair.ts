@@ -1,0 +1,35 @@
+/** SPEC §4: a fresh RSA key pair for every session. */
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { SessionKeyBits } from '../config/config.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** A session's key pair, PEM-encoded as it is stored (private) and handed out (public). */
+export interface SessionKeyPair {
+  /** SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`). */
+  publicKeyPem: string;
+  /** PKCS#8 PEM. Never logged. */
+  privateKeyPem: string;
+}
+
+/** Where auth takes its key pairs from: generated on demand, or a pool made ahead of time. */
+export interface SessionKeySource {
+  take(): Promise<SessionKeyPair>;
+}
+
+/** Generates an RSA key pair (e = 65537) on libuv's thread pool, so the event loop keeps serving. */
+export async function generateSessionKeyPair(bits: SessionKeyBits): Promise<SessionKeyPair> {
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: bits,
+    publicExponent: 65537,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/** A key source that generates each pair when asked. */
+export function onDemandKeySource(bits: SessionKeyBits): SessionKeySource {
+  return { take: () => generateSessionKeyPair(bits) };
+}

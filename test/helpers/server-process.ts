@@ -1,0 +1,112 @@
+/**
+ * Runs the real server as a child process, as a user would, on a free loopback port,
+ * and collects its JSON log lines so tests can check what it logged.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(REPO_ROOT, 'src/main.ts');
+const ADMIN = join(REPO_ROOT, 'src/cli/admin.ts');
+const START_TIMEOUT_MS = 30_000;
+/** tsx by absolute URL: the child runs in a temporary folder that has no node_modules. */
+export const TSX = import.meta.resolve('tsx');
+
+export interface ServerProcess {
+  url: string;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** Raw stdout and stderr, for assertions that nothing secret was ever printed. */
+  output(): string;
+  stop(): Promise<number | null>;
+  child: ChildProcess;
+}
+
+/** A temporary DATA_DIR, removed by the returned function. */
+export function makeDataDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-test-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The environment of a test server: loopback, free port, nothing inherited that picks a backend. */
+export function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' };
+  return { ...env, ...extra };
+}
+
+export async function startServerProcess(extraEnv: Record<string, string>): Promise<ServerProcess> {
+  // cwd is a temporary folder so a developer's own .env never leaks into a test.
+  const cwd = extraEnv.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'sms-cwd-'));
+  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+    cwd,
+    env: serverEnv(extraEnv),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let raw = '';
+  let pending = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${raw}`)), START_TIMEOUT_MS);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      raw += chunk.toString();
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === 'listening' && typeof entry.url === 'string') {
+            clearTimeout(timer);
+            resolve(entry.url);
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      raw += chunk.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${raw}`));
+    });
+  });
+  return {
+    url,
+    logs,
+    output: () => raw,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Runs the admin command with the given environment; throws with its output when it fails. */
+export function admin(env: Record<string, string>, ...args: string[]): string {
+  const cwd = env.DATA_DIR ?? REPO_ROOT;
+  const result = spawnSync(process.execPath, ['--import', TSX, ADMIN, ...args], {
+    cwd,
+    env: serverEnv(env),
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`admin ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Runs the admin command and returns status and output, for tests of its failures. */
+export function adminResult(env: Record<string, string>, ...args: string[]) {
+  return spawnSync(process.execPath, ['--import', TSX, ADMIN, ...args], {
+    cwd: env.DATA_DIR ?? REPO_ROOT,
+    env: serverEnv(env),
+    encoding: 'utf8',
+  });
+}
