@@ -90,6 +90,20 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
   };
 }
 
+/** Log lines reach us through a pipe, after the HTTP answer: wait for one a while. */
+export async function waitForLog(
+  server: ServerProcess,
+  matches: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 5000,
+): Promise<Record<string, unknown> | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = server.logs.find(matches);
+    if (line !== undefined || Date.now() > deadline) return line;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /** Runs the admin command with the given environment; throws with its output when it fails. */
 export function admin(env: Record<string, string>, ...args: string[]): string {
   const cwd = env.DATA_DIR ?? REPO_ROOT;
