@@ -45,6 +45,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     rateLimitMax: config.rateLimitMax,
     rateLimitWindowSeconds: config.rateLimitWindowSeconds,
     trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
     log,
   });
   const address = await app.listen({ host: config.host, port: config.port });

@@ -64,6 +64,8 @@ export interface Config {
   rateLimitWindowSeconds: number;
   /** Believe X-Forwarded-For (behind a reverse proxy) for the client address. */
   trustProxy: boolean;
+  /** Browser origins allowed by CORS (CORS_ORIGINS); empty = none, `['*']` = any. */
+  corsOrigins: string[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -116,6 +118,33 @@ class Reader {
     if (!pattern.test(value)) throw new ConfigError(name, `must be ${what} (got "${value}")`);
     return value;
   }
+}
+
+/**
+ * CORS_ORIGINS: comma-separated origins, or `*` alone. Each must be exactly an origin
+ * (`scheme://host[:port]`, no path or trailing slash), because browsers compare the
+ * Origin header byte for byte and a near miss would silently allow nothing.
+ */
+function readCorsOrigins(read: Reader): string[] {
+  const value = read.raw('CORS_ORIGINS');
+  if (value === undefined) return [];
+  const origins = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new ConfigError('CORS_ORIGINS', `"*" must stand alone (got "${value}")`);
+    return ['*'];
+  }
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an origin like https://example.com or http://127.0.0.1:8080`);
+    }
+  }
+  return origins;
 }
 
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
@@ -188,6 +217,7 @@ export function readConfig(env: Env): Config {
     rateLimitMax: read.integer('RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
     rateLimitWindowSeconds: read.integer('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     trustProxy: read.boolean('TRUST_PROXY', false),
+    corsOrigins: readCorsOrigins(read),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
 }

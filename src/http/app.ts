@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
@@ -40,8 +41,13 @@ export interface AppOptions {
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
   trustProxy: boolean;
+  /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
+  corsOrigins?: readonly string[];
   log: Logger;
 }
+
+/** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
+const CORS_MAX_AGE_SECONDS = 3600;
 
 /** A short, stable tag for a client key, so log lines about one device can be found together. */
 export function keyTag(key: string): string {
@@ -67,6 +73,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('keyTag', undefined);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => sendAnswer(reply, answers.noRoute()));
+
+  const corsOrigins = options.corsOrigins ?? [];
+  if (corsOrigins.length > 0) {
+    // Registered before the rate limit and the size check, so a browser can read their 429/413 answers too.
+    await app.register(cors, {
+      origin: corsOrigins.includes('*') ? '*' : [...corsOrigins],
+      methods: ['POST'],
+      // A browser client needs Retry-After to back off; it is not a CORS-safelisted header.
+      exposedHeaders: ['Retry-After'],
+      maxAge: CORS_MAX_AGE_SECONDS,
+      strictPreflight: true,
+    });
+  }
 
   // Only the two formats of SPEC §1: no JSON or text parser, so those are 415.
   app.removeAllContentTypeParsers();
