@@ -29,17 +29,24 @@ export async function multipartFields(request: FastifyRequest, maxBodyBytes: num
   const fields: ProtocolFields = {};
   const seen = new Set<string>();
   let total = 0;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') throw HttpProblem.badRequest(BadRequestReason.fileNotAccepted);
-    if (part.valueTruncated || part.fieldnameTruncated) throw HttpProblem.bodyTooLarge();
-    const value = part.value;
-    if (typeof value !== 'string') throw HttpProblem.badRequest(BadRequestReason.fieldNotText);
-    total += Buffer.byteLength(value) + Buffer.byteLength(part.fieldname);
-    if (total > maxBodyBytes) throw HttpProblem.bodyTooLarge();
-    if (!isProtocolField(part.fieldname)) continue;
-    if (seen.has(part.fieldname)) throw HttpProblem.badRequest(BadRequestReason.repeatedField);
-    seen.add(part.fieldname);
-    fields[part.fieldname] = value;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') throw HttpProblem.badRequest(BadRequestReason.fileNotAccepted);
+      if (part.valueTruncated || part.fieldnameTruncated) throw HttpProblem.bodyTooLarge();
+      const value = part.value;
+      if (typeof value !== 'string') throw HttpProblem.badRequest(BadRequestReason.fieldNotText);
+      total += Buffer.byteLength(value) + Buffer.byteLength(part.fieldname);
+      if (total > maxBodyBytes) throw HttpProblem.bodyTooLarge();
+      if (!isProtocolField(part.fieldname)) continue;
+      if (seen.has(part.fieldname)) throw HttpProblem.badRequest(BadRequestReason.repeatedField);
+      seen.add(part.fieldname);
+      fields[part.fieldname] = value;
+    }
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    // The limits of @fastify/multipart carry 413; anything else busboy throws means the body is not a valid form.
+    if ((error as { statusCode?: number }).statusCode === 413) throw HttpProblem.bodyTooLarge();
+    throw HttpProblem.badRequest(BadRequestReason.malformedBody);
   }
   return fields;
 }

@@ -2,6 +2,7 @@
  * A server process on the embedded SQLite store in a temporary DATA_DIR, plus a second
  * connection to the same file so tests can seed users and read what the server stored.
  */
+import { createPublicKey } from 'node:crypto';
 import pino from 'pino';
 import { openEmbeddedDatabase, type SqliteDatabase } from '../../src/backends/sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore } from '../../src/backends/sqlite/store.js';
@@ -24,6 +25,8 @@ export interface EmbeddedFixture {
   messages: SqliteMessageStore;
   /** The raw devices meta_value of a user, as WordPress would read it. */
   devicesOf(uuid: string): Promise<string | null>;
+  /** The public key of a stored session, as its auth answer gave it. */
+  publicKeyOf(key: string): Promise<string>;
   restart(extraEnv?: Record<string, string>): Promise<ServerProcess>;
   close(): Promise<void>;
 }
@@ -54,6 +57,11 @@ export async function startEmbedded(
     async devicesOf(uuid) {
       const userId = await stores.directory.findUser(uuid);
       return userId === null ? null : stores.usermeta.read(userId, META_KEYS.devicesMetaKey);
+    },
+    async publicKeyOf(key) {
+      const session = await stores.sessions.get(key);
+      if (session === null) throw new Error(`no session for ${key}`);
+      return createPublicKey(session.private_key).export({ type: 'spki', format: 'pem' }).toString();
     },
     async restart(moreEnv = {}) {
       await fixture.server.stop();
