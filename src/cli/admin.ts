@@ -98,8 +98,8 @@ try {
 } catch (error) {
   if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
   else if (error instanceof ConfigError) process.stderr.write(`configuration error: ${error.message}\n`);
-  else if (error instanceof DirectoryError || (error instanceof Error && error.name.endsWith('Error'))) {
-    process.stderr.write(`error: ${error.message}\n`);
-  } else throw error;
+  // DirectoryError, DeviceListError, BackendUnavailableError: each message is written for a person.
+  else if (error instanceof Error) process.stderr.write(`error: ${error.message}\n`);
+  else throw error;
   process.exitCode = 1;
 }
