@@ -4,6 +4,7 @@
  * line naming the variable (ConfigError).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 
@@ -66,6 +67,12 @@ export interface Config {
   trustProxy: boolean;
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = none, `['*']` = any. */
   corsOrigins: string[];
+  /** Server processes sharing the port (WORKERS); 1 = no cluster, everything in this process. */
+  workers: number;
+  /** Session key pairs each process keeps ready (KEY_POOL_SIZE); 0 = generate each one when asked. */
+  keyPoolSize: number;
+  /** Sessions per process whose parsed private key and unwrapped AES keys are kept (KEY_CACHE_SESSIONS); 0 = none. */
+  keyCacheSessions: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -217,6 +224,9 @@ export function readConfig(env: Env): Config {
     rateLimitMax: read.integer('RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
     rateLimitWindowSeconds: read.integer('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     trustProxy: read.boolean('TRUST_PROXY', false),
+    workers: read.integer('WORKERS', availableParallelism(), 1, 256),
+    keyPoolSize: read.integer('KEY_POOL_SIZE', 64, 0, 100_000),
+    keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),
     corsOrigins: readCorsOrigins(read),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
