@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with Node's own test runner and tsx.
+// `npm test`: type-checks, then runs every test file under test/ with Node's own test runner and tsx.
 // Node 20's --test does not expand globs or pick up .ts files, so the list is built here.
+// Suites that cannot run on this machine print a line containing "SKIPPED"; they are repeated
+// at the very end so nobody mistakes a partial run for a full one.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 function findTests(dir) {
   const found = [];
@@ -16,10 +18,34 @@ function findTests(dir) {
 }
 
 const only = process.argv.slice(2);
+if (only.length === 0) {
+  const typecheck = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
+  if (typecheck.status !== 0) {
+    console.error('type check failed');
+    process.exit(typecheck.status ?? 1);
+  }
+}
 const files = only.length > 0 ? only : findTests('test');
-const result = spawnSync(
+const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: ['inherit', 'inherit', 'pipe'] },
 );
-process.exit(result.status ?? 1);
+const skipped = new Set();
+let pending = '';
+child.stderr.on('data', (chunk) => {
+  process.stderr.write(chunk);
+  pending += chunk.toString();
+  const lines = pending.split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) if (line.includes('SKIPPED')) skipped.add(line.trim());
+});
+child.on('exit', (code, signal) => {
+  if (pending.includes('SKIPPED')) skipped.add(pending.trim());
+  if (skipped.size > 0) {
+    console.error('\n================ NOT EVERYTHING RAN ================');
+    for (const line of skipped) console.error(line);
+    console.error('====================================================\n');
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});
