@@ -1,10 +1,10 @@
-/** Starts the server: configuration, backends, the protocol service and the HTTP surface. */
+/** Starts the server: configuration, then one process or a cluster of WORKERS processes (src/cluster.ts). */
+import { run } from './cluster.js';
 import { ConfigError, loadEnv, readConfig } from './config/config.js';
-import { startServer } from './server.js';
 
 try {
   const config = readConfig(loadEnv());
-  await startServer(config);
+  await run(config);
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`configuration error: ${error.message}\n`);

@@ -1,4 +1,5 @@
 /** Wires configuration, backends, the protocol service and the HTTP surface together. */
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openBackends, type Backends } from './backends/index.js';
@@ -7,7 +8,10 @@ import { Directory } from './directory/directory.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { ProtocolService } from './protocol/service.js';
-import { onDemandKeySource } from './session/key-pair.js';
+import { DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from './session/key-cache.js';
+import { generateSessionKeyPair } from './session/key-pair.js';
+import { SessionKeyPool } from './session/key-pool.js';
+import { LowPriorityKeyGenerator } from './session/keygen-thread.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -15,11 +19,33 @@ export interface RunningServer {
   log: Logger;
   /** The address actually bound (PORT=0 picks a free port). */
   url: string;
+  keys: SessionKeyPool;
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export interface ServerOptions {
+  /**
+   * "worker" when this process is one of several sharing the port: the primary then says
+   * "listening" once every worker does, so this process says "worker listening".
+   */
+  role?: 'single' | 'worker';
+}
+
+export async function startServer(
+  config: Config,
+  log: Logger = createLogger(config.logLevel),
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   const backends = await openBackends(config, log);
+  const bits = config.sessionKeyBits;
+  const keys = new SessionKeyPool({
+    size: config.keyPoolSize,
+    background: new LowPriorityKeyGenerator(bits),
+    onDemand: () => generateSessionKeyPair(bits),
+    // Together the processes may generate on demand on every core, not more: the rest waits its turn.
+    onDemandConcurrency: Math.max(1, Math.floor(availableParallelism() / config.workers)),
+    log,
+  });
   const directory = new Directory(
     backends.usermeta,
     { uuidMetaKey: config.wpUuidMetaKey, devicesMetaKey: config.wpDevicesMetaKey },
@@ -29,7 +55,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     directory,
     sessions: backends.sessions,
     messages: backends.messages,
-    keys: onDemandKeySource(config.sessionKeyBits),
+    keys,
     settings: {
       userIdLength: config.userIdLength,
       sessionTtlSeconds: config.sessionTtlSeconds,
@@ -37,6 +63,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       minuteWindow: config.minuteWindow,
     },
     log,
+    keyCache: new SessionKeyCache({
+      maxSessions: config.keyCacheSessions,
+      maxKeysPerSession: DEFAULT_KEYS_PER_SESSION,
+      idleMs: config.sessionTtlSeconds * 1000,
+    }),
   });
   const app = await buildApp({
     service,
@@ -49,12 +80,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
   });
   const address = await app.listen({ host: config.host, port: config.port });
-  log.info({ url: address, directory: backends.description.directory, store: backends.description.store }, 'listening');
+  log.info(
+    { url: address, directory: backends.description.directory, store: backends.description.store },
+    options.role === 'worker' ? 'worker listening' : 'listening',
+  );
+  // After listening, so start-up is not slowed; the generator runs at the lowest priority anyway.
+  keys.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await app.close();
+      await keys.stop();
       await backends.close();
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -63,5 +100,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       void stop().then(() => process.exit(0));
     });
   }
-  return { app, backends, log, url: address, stop };
+  return { app, backends, log, url: address, keys, stop };
 }

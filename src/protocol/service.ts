@@ -3,10 +3,10 @@
  * session and message stores and the envelope layer. Knows nothing of HTTP or of which
  * backend is behind each interface.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Directory } from '../directory/directory.js';
-import { InvalidEnvelopeError, openEnvelope, rsaOaepUnwrapper } from '../envelope/index.js';
+import { InvalidEnvelopeError, openEnvelope } from '../envelope/index.js';
+import { DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from '../session/key-cache.js';
 import type { SessionKeySource } from '../session/key-pair.js';
 import type { MessageStore, SessionRecord, SessionStore } from '../store/store.js';
 import { answers, type Answer } from './answers.js';
@@ -28,6 +28,8 @@ export interface ProtocolDependencies {
   keys: SessionKeySource;
   settings: ProtocolSettings;
   log: Logger;
+  /** Parsed session keys and unwrapped AES keys; by default 4096 sessions, dropped when idle for a session TTL. */
+  keyCache?: SessionKeyCache;
   /** Milliseconds since the epoch; replaceable so tests can move time. */
   now?: () => number;
 }
@@ -41,9 +43,18 @@ export interface Outcome {
 
 export class ProtocolService {
   private readonly now: () => number;
+  private readonly keyCache: SessionKeyCache;
 
   constructor(private readonly deps: ProtocolDependencies) {
     this.now = deps.now ?? Date.now;
+    this.keyCache =
+      deps.keyCache ??
+      new SessionKeyCache({
+        maxSessions: 4096,
+        maxKeysPerSession: DEFAULT_KEYS_PER_SESSION,
+        idleMs: deps.settings.sessionTtlSeconds * 1000,
+        now: this.now,
+      });
   }
 
   /** SPEC §4: authenticate a device and open its session. */
@@ -66,6 +77,8 @@ export class ProtocolService {
       created_at: new Date(this.now()).toISOString(),
     };
     if (!(await sessions.create(key.key, record, settings.sessionTtlSeconds))) return { answer: answers.alreadyAuth() };
+    // The fingerprint would catch an older session's entry anyway; this frees it now.
+    this.keyCache.evict(key.key);
 
     // SPEC §4: a client never holds a key the server has lost, so a failed status write undoes the session.
     let stillListed: boolean;
@@ -87,6 +100,7 @@ export class ProtocolService {
     const { directory, sessions, settings, log } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
+    this.keyCache.evict(key.key);
     if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
     try {
       const wpUserId = await directory.findUser(key.userId);
@@ -105,11 +119,17 @@ export class ProtocolService {
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
     const session = await sessions.get(key.key);
-    if (session === null) return { answer: answers.notFound() };
+    if (session === null) {
+      // Expired or logged out through another process: its keys have no further use here.
+      this.keyCache.evict(key.key);
+      return { answer: answers.notFound() };
+    }
 
+    // Outside openEnvelope: an unreadable stored key is our fault (503), not an invalid message.
+    const unwrapper = this.keyCache.unwrapperFor(key.key, session);
     let opened;
     try {
-      opened = openEnvelope(message, rsaOaepUnwrapper(this.privateKeyOf(session)));
+      opened = openEnvelope(message, unwrapper);
     } catch (error) {
       if (error instanceof InvalidEnvelopeError) return { answer: answers.invalidMessage(), detail: error.reason };
       throw error;
@@ -141,15 +161,6 @@ export class ProtocolService {
       log.warn({ err: error }, 'message stored but session expiry not renewed');
     }
     return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
-  }
-
-  private privateKeyOf(session: SessionRecord): KeyObject {
-    try {
-      return createPrivateKey(session.private_key);
-    } catch (error) {
-      // A stored key we cannot parse is our fault, not the client's.
-      throw new Error('stored session key unreadable', { cause: error });
-    }
   }
 
   private async discardSession(key: string): Promise<void> {
