@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { UsermetaTable } from '../directory/usermeta.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
+import { openMysqlDirectory } from './mysql/index.js';
+import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, type SqliteDatabase } from './sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
@@ -22,33 +24,75 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-function sqliteHandle(db: SqliteDatabase, stopPurge: () => void): BackendHandle {
+interface Embedded {
+  db: SqliteDatabase;
+  handle: BackendHandle;
+}
+
+function openEmbedded(config: Config): Embedded {
+  const db = openEmbeddedDatabase(config.dataDir, config.tablePrefix);
+  const stopPurge = startExpiryPurge(db);
   return {
-    name: 'sqlite',
-    ping: async () => {
-      db.prepare('SELECT 1').get();
-    },
-    close: async () => {
-      stopPurge();
-      db.close();
+    db,
+    handle: {
+      name: 'sqlite',
+      ping: async () => {
+        db.prepare('SELECT 1').get();
+      },
+      close: async () => {
+        stopPurge();
+        db.close();
+      },
     },
   };
 }
 
+/**
+ * Never fails because a network backend is down: the server must start, report not ready
+ * and recover by itself (issue 3). A down backend is logged here, once, at start-up.
+ */
 export async function openBackends(config: Config, log: Logger): Promise<Backends> {
-  if (config.mysql !== undefined || config.redis !== undefined) {
-    // Filled in by the production backends (Redis, MySQL).
-    throw new Error('MySQL and Redis backends are not available in this build');
-  }
-  const db = openEmbeddedDatabase(config.dataDir, config.tablePrefix);
-  const handle = sqliteHandle(db, startExpiryPurge(db));
-  void log;
+  let embedded: Embedded | undefined;
+  // Opened only when some part uses it, so a Redis + MySQL deployment leaves DATA_DIR alone.
+  const sqlite = (): Embedded => (embedded ??= openEmbedded(config));
+
+  const redis = config.redis === undefined ? undefined : await openRedisStore(config.redis, log);
+  const mysql = config.mysql === undefined ? undefined : openMysqlDirectory(config.mysql, config.tablePrefix, log);
+  const store =
+    redis ??
+    (() => {
+      const { db, handle } = sqlite();
+      return { sessions: new SqliteSessionStore(db), messages: new SqliteMessageStore(db), handle, description: `sqlite (${config.dataDir})` };
+    })();
+  const directory =
+    mysql ??
+    (() => {
+      const { db, handle } = sqlite();
+      return { usermeta: new SqliteUsermetaTable(db, config.tablePrefix), handle, description: `sqlite (${config.dataDir})` };
+    })();
+
+  const handles = [...new Set([store.handle, directory.handle])];
+  await Promise.all(
+    handles.map(async (handle) => {
+      try {
+        await handle.ping();
+      } catch (error) {
+        log.warn(
+          { backend: handle.name, reason: error instanceof Error ? error.message : String(error) },
+          'backend unreachable at start-up: starting anyway, not ready until it answers',
+        );
+      }
+    }),
+  );
+
   return {
-    sessions: new SqliteSessionStore(db),
-    messages: new SqliteMessageStore(db),
-    usermeta: new SqliteUsermetaTable(db, config.tablePrefix),
-    handles: [handle],
-    description: { directory: `sqlite (${config.dataDir})`, store: `sqlite (${config.dataDir})` },
-    close: () => handle.close(),
+    sessions: store.sessions,
+    messages: store.messages,
+    usermeta: directory.usermeta,
+    handles,
+    description: { directory: directory.description, store: store.description },
+    close: async () => {
+      await Promise.allSettled(handles.map((handle) => handle.close()));
+    },
   };
 }

@@ -1,6 +1,6 @@
 /** The WordPress usermeta table in the embedded SQLite file (SPEC §3, §8). */
 import type { UsermetaTable } from '../../directory/usermeta.js';
-import { orUnavailable } from '../unavailable.js';
+import { callerCallback, orUnavailable } from '../unavailable.js';
 import type { SqliteDatabase } from './database.js';
 
 const BACKEND = 'sqlite';
@@ -49,7 +49,8 @@ export class SqliteUsermetaTable implements UsermetaTable {
       this.db
         .transaction(() => {
           const row = this.readQuery.get(userId, metaKey);
-          const next = change(row?.meta_value ?? null);
+          // A refusal from `change` (a device that exists already) is the caller's, not an outage.
+          const next = callerCallback(change)(row?.meta_value ?? null);
           if (next === undefined) return;
           if (row === undefined) this.insertQuery.run(userId, metaKey, next);
           else this.updateQuery.run(next, row.umeta_id);

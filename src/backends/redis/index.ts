@@ -1,0 +1,40 @@
+/** Opens the Redis store (SPEC §7): two connections, the key layout, and the backend handle. */
+import type { Logger } from 'pino';
+import type { RedisConfig } from '../../config/config.js';
+import type { BackendHandle } from '../../store/store.js';
+import { orUnavailable } from '../unavailable.js';
+import { openRedisConnections } from './connection.js';
+import { RedisKeys } from './keys.js';
+import { RedisMessageStore, RedisSessionStore } from './store.js';
+
+export { RedisKeys } from './keys.js';
+export { RedisMessageStore, RedisSessionStore } from './store.js';
+
+export interface RedisStore {
+  sessions: RedisSessionStore;
+  messages: RedisMessageStore;
+  handle: BackendHandle;
+  description: string;
+}
+
+/** Never throws for an unreachable Redis: that is logged, and requests get 503 until it answers. */
+export async function openRedisStore(config: RedisConfig, log: Logger): Promise<RedisStore> {
+  const connections = openRedisConnections(config, log);
+  const keys = new RedisKeys(config.keyPrefix);
+  // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
+  await connections.firstAttempt;
+  return {
+    sessions: new RedisSessionStore(connections.sessions, keys),
+    messages: new RedisMessageStore(connections.messages, keys),
+    description: connections.description,
+    handle: {
+      name: 'redis',
+      // Both databases: a request may need either.
+      ping: () =>
+        orUnavailable('redis', async () => {
+          await Promise.all([connections.messages.ping(), connections.sessions.ping()]);
+        }),
+      close: () => connections.close(),
+    },
+  };
+}
