@@ -1,0 +1,130 @@
+/**
+ * What the real-server helpers (redis-server.ts, mariadb-server.ts) share: finding a binary,
+ * deciding whether a suite skips or fails when it is missing, free loopback ports, and
+ * making sure no server outlives the test process.
+ *
+ * REQUIRE_REAL_BACKENDS=1 (set by .ci/run) turns a missing binary from a skip into a failure.
+ */
+import { type ChildProcess } from 'node:child_process';
+import { accessSync, constants, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+export const REQUIRE_REAL_BACKENDS = process.env.REQUIRE_REAL_BACKENDS === '1';
+
+/** The absolute path of an executable on PATH (or in the sbin folders Debian puts servers in), or null. */
+export function findBinary(name: string): string | null {
+  const folders = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const folder of folders) {
+    if (folder === '') continue;
+    const path = join(folder, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** A missing binary: what it is and how to get it. */
+export interface Missing {
+  binary: string;
+  install: string;
+}
+
+const announced = new Set<string>();
+
+/**
+ * The `skip` option of a describe() that needs these binaries: false when they are all there,
+ * or when REQUIRE_REAL_BACKENDS=1 (the suite then runs and fails on the missing binary);
+ * otherwise a reason, also printed to stderr on a line scripts/run-tests.mjs repeats at the end.
+ */
+export function skipUnlessInstalled(suites: string, missing: Missing[]): string | false {
+  if (missing.length === 0 || REQUIRE_REAL_BACKENDS) return false;
+  const reason = missing.map((m) => `${m.binary} not found; install ${m.install}`).join('; ');
+  const line = `SKIPPED: ${suites} — ${reason} (REQUIRE_REAL_BACKENDS=1 makes this a failure)`;
+  if (!announced.has(line)) {
+    announced.add(line);
+    process.stderr.write(`\n${'!'.repeat(78)}\n${line}\n${'!'.repeat(78)}\n`);
+  }
+  return reason;
+}
+
+/** Throws the error a required-but-missing binary deserves. */
+export function requireBinary(name: string, install: string): string {
+  const path = findBinary(name);
+  if (path === null) {
+    throw new Error(`${name} not found on PATH: install ${install}${REQUIRE_REAL_BACKENDS ? ' (REQUIRE_REAL_BACKENDS=1: the real-backend suites must run)' : ''}`);
+  }
+  return path;
+}
+
+/** A port nobody listens on right now: bind port 0 on the loopback and give it back. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns true; throws `describe()` when the deadline passes. */
+export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(describe());
+    await sleep(50);
+  }
+}
+
+// Servers and folders a crashed or interrupted test process must not leave behind.
+const liveChildren = new Set<ChildProcess>();
+const liveFolders = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
+    for (const folder of liveFolders) rmSync(folder, { recursive: true, force: true });
+  });
+}
+
+/** Kills the child with the test process, whatever way that ends. */
+export function track(child: ChildProcess): void {
+  installExitHook();
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+/** Removes the folder with the test process unless `release` did it first. */
+export function trackFolder(folder: string): () => void {
+  installExitHook();
+  liveFolders.add(folder);
+  return () => {
+    liveFolders.delete(folder);
+    rmSync(folder, { recursive: true, force: true });
+  };
+}
+
+/** Sends `signal` and resolves when the process has exited. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
