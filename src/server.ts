@@ -11,7 +11,7 @@ import { ProtocolService } from './protocol/service.js';
 import { DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from './session/key-cache.js';
 import { generateSessionKeyPair } from './session/key-pair.js';
 import { SessionKeyPool } from './session/key-pool.js';
-import { LowPriorityKeyGenerator } from './session/keygen-thread.js';
+import { LowPriorityKeyGenerator } from './session/keygen-process.js';
 
 export interface RunningServer {
   app: FastifyInstance;

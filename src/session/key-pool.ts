@@ -4,7 +4,7 @@
  * each handed out exactly once; when the pool is empty an auth waits for a pair made on demand.
  */
 import type { Logger } from 'pino';
-import type { KeyPairGenerator } from './keygen-thread.js';
+import type { KeyPairGenerator } from './keygen-process.js';
 import type { SessionKeyPair, SessionKeySource } from './key-pair.js';
 
 export interface KeyPoolOptions {

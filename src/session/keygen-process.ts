@@ -1,33 +1,35 @@
 /**
- * RSA key generation on a thread of its own at the lowest CPU priority, so the key pool fills
- * from CPU time that request handling leaves over instead of competing with it.
+ * RSA key generation in a helper process at the lowest CPU priority, so the key pool fills from
+ * CPU time that request handling leaves over instead of competing with it.
+ *
+ * A process rather than a worker thread because it can be stopped at once: OpenSSL's key
+ * generation cannot be interrupted, and a process exit waits for a worker thread's native call to
+ * return, which for a starved low-priority generation can take many seconds. Key pairs travel over
+ * the IPC pipe only; nothing is written to disk.
  */
-import { Worker } from 'node:worker_threads';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { SessionKeyBits } from '../config/config.js';
 import type { SessionKeyPair } from './key-pair.js';
 
 /** Where a key pool gets its pairs in the background. */
 export interface KeyPairGenerator {
   generate(): Promise<SessionKeyPair>;
-  /** Stops the generator; pending generations reject. */
+  /** Stops the generator now; pending generations reject. */
   close(): Promise<void>;
 }
 
-/** Linux's lowest priority: the thread gets a CPU only when nothing at the normal priority wants it. */
+/** The lowest priority: the helper gets a CPU only when nothing at the normal priority wants it. */
 const LOWEST_PRIORITY = 19;
 
-// Inline CommonJS, so the thread needs neither a build step nor the TypeScript loader.
-// The sync call is deliberate: the async one would hand the work to libuv's pool, whose threads run
-// at the normal priority. On Linux setpriority(PRIO_PROCESS, 0) applies to the calling thread only;
-// elsewhere it would lower the whole process, hence the platform check.
-const THREAD_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+// Plain CommonJS run with -e, so the helper needs neither a build step nor the TypeScript loader.
+// Sync generation on the main thread: the async call would hand the work to libuv's pool, whose
+// threads keep the normal priority. Orphaned (parent gone), it stops after the key in progress.
+const HELPER_SOURCE = `
 const { generateKeyPairSync } = require('node:crypto');
-const { setPriority } = require('node:os');
-if (workerData.lowerPriority) {
-  try { setPriority(workerData.priority); } catch {}
-}
-parentPort.on('message', (request) => {
+try { require('node:os').setPriority(${LOWEST_PRIORITY}); } catch {}
+process.on('disconnect', () => process.exit(0));
+process.on('message', (request) => {
+  let reply;
   try {
     const pair = generateKeyPairSync('rsa', {
       modulusLength: request.bits,
@@ -35,10 +37,11 @@ parentPort.on('message', (request) => {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    parentPort.postMessage({ id: request.id, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey });
+    reply = { id: request.id, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey };
   } catch (error) {
-    parentPort.postMessage({ id: request.id, error: String(error && error.message) });
+    reply = { id: request.id, error: String(error && error.message) };
   }
+  if (process.connected) process.send(reply);
 });
 `;
 
@@ -54,55 +57,65 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** Generates one key pair at a time on a low-priority thread, started on first use. */
+/** Generates one key pair at a time in a low-priority helper process, started on first use. */
 export class LowPriorityKeyGenerator implements KeyPairGenerator {
-  private thread: Worker | undefined;
+  private helper: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
 
   constructor(private readonly bits: SessionKeyBits) {}
 
+  /** The helper's process id while it runs, for tests and diagnostics. */
+  get pid(): number | undefined {
+    return this.helper?.pid;
+  }
+
   generate(): Promise<SessionKeyPair> {
     if (this.closed) return Promise.reject(new Error('key generator closed'));
-    const thread = (this.thread ??= this.startThread());
+    const helper = (this.helper ??= this.startHelper());
     const id = this.nextId++;
     return new Promise<SessionKeyPair>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      thread.postMessage({ id, bits: this.bits });
+      // Held open only while an answer is awaited: an idle helper must not keep a stopping process alive.
+      helper.channel?.ref();
+      helper.send({ id, bits: this.bits });
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.failAll(new Error('key generator closed'));
-    const thread = this.thread;
-    this.thread = undefined;
-    // Resolves once the generation in progress, if any, returns: native code cannot be interrupted.
-    if (thread !== undefined) await thread.terminate();
+    const helper = this.helper;
+    this.helper = undefined;
+    if (helper === undefined || helper.exitCode !== null || helper.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      helper.once('exit', () => resolve());
+      // Referenced again so the event loop stays up to see the exit this promise waits for.
+      helper.ref();
+      helper.kill('SIGKILL');
+    });
   }
 
-  private startThread(): Worker {
-    const thread = new Worker(THREAD_SOURCE, {
-      eval: true,
-      workerData: { lowerPriority: process.platform === 'linux', priority: LOWEST_PRIORITY },
-      // The thread only calls into OpenSSL; a small JS heap keeps its resident memory down.
-      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
-      stdout: false,
-      stderr: false,
+  private startHelper(): ChildProcess {
+    const helper = spawn(process.execPath, ['--max-old-space-size=16', '-e', HELPER_SOURCE], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // Only what node needs: the helper has no use for the server's settings or secrets.
+      env: { PATH: process.env.PATH ?? '' },
     });
-    // An idle generator must not keep a stopping process alive.
-    thread.unref();
-    thread.on('message', (reply: Reply) => this.settle(reply));
-    thread.on('error', (error) => this.lose(thread, error));
-    thread.on('exit', (code) => this.lose(thread, new Error(`key generator thread exited (${code})`)));
-    return thread;
+    helper.unref();
+    helper.channel?.unref();
+    helper.on('message', (reply: Reply) => this.settle(reply));
+    helper.on('error', (error) => this.lose(helper, error));
+    helper.on('exit', (code, signal) => this.lose(helper, new Error(`key generator exited (${signal ?? code})`)));
+    return helper;
   }
 
   private settle(reply: Reply): void {
     const waiter = this.pending.get(reply.id);
     if (waiter === undefined) return;
     this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.helper?.channel?.unref();
     if (reply.publicKeyPem !== undefined && reply.privateKeyPem !== undefined) {
       waiter.resolve({ publicKeyPem: reply.publicKeyPem, privateKeyPem: reply.privateKeyPem });
     } else {
@@ -110,10 +123,10 @@ export class LowPriorityKeyGenerator implements KeyPairGenerator {
     }
   }
 
-  /** A thread that died takes its pending requests with it; the next generate() starts a new one. */
-  private lose(thread: Worker, error: Error): void {
-    if (this.thread !== thread) return;
-    this.thread = undefined;
+  /** A helper that died takes its pending requests with it; the next generate() starts another. */
+  private lose(helper: ChildProcess, error: Error): void {
+    if (this.helper !== helper) return;
+    this.helper = undefined;
     this.failAll(error);
   }
 
