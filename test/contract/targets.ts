@@ -1,0 +1,149 @@
+/**
+ * The backends the contract suites run against, behind one shape each: a store (SQLite or
+ * Redis) and a directory (SQLite or MySQL). A target opens the production implementation
+ * from the test process, talking to the same data as a server started with `env`, and adds
+ * what only a test needs: the raw stored bytes and expiries.
+ */
+import pino from 'pino';
+import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
+import { openRedisStore } from '../../src/backends/redis/index.js';
+import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
+import { SqliteMessageStore, SqliteSessionStore } from '../../src/backends/sqlite/store.js';
+import { SqliteUsermetaTable } from '../../src/backends/sqlite/usermeta.js';
+import type { RedisConfig } from '../../src/config/config.js';
+import { Directory } from '../../src/directory/directory.js';
+import type { UsermetaTable } from '../../src/directory/usermeta.js';
+import type { MessageStore, SessionStore } from '../../src/store/store.js';
+import { META_KEYS } from '../helpers/embedded.js';
+import type { MariadbServer } from '../helpers/mariadb-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+
+const silent = pino({ level: 'silent' });
+export const MAIN_DB = 1;
+export const AUTH_DB = 2;
+
+/** Seconds a record has left: a number, `null` for no expiry, `undefined` when it is absent. */
+export type Expiry = number | null | undefined;
+
+export interface StoreTarget {
+  readonly backend: 'sqlite' | 'redis';
+  /** The server environment that selects this store (DATA_DIR aside). */
+  readonly env: Record<string, string>;
+  readonly sessions: SessionStore;
+  readonly messages: MessageStore;
+  rawSession(key: string): Promise<string | null>;
+  rawMessage(id: string): Promise<string | null>;
+  sessionExpiry(key: string): Promise<Expiry>;
+  messageExpiry(id: string): Promise<Expiry>;
+  /** Removes every session and message of this target. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DirectoryTarget {
+  readonly backend: 'sqlite' | 'mysql';
+  readonly env: Record<string, string>;
+  readonly usermeta: UsermetaTable;
+  readonly directory: Directory;
+  /** A WordPress user with this UUID (and devices meta value, when given); returns their user id. */
+  addUser(uuid: string, devicesMetaValue?: string): Promise<string>;
+  /** The user's devices meta_value as WordPress would read it. */
+  devicesOf(wpUserId: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/** The store in DATA_DIR's SQLite file. */
+export function sqliteStoreTarget(dataDir: string): StoreTarget {
+  const db = openEmbeddedDatabase(dataDir, 'wp_');
+  const row = (table: 'sessions' | 'messages', column: 'key' | 'id', value: string) =>
+    db.prepare<[string], { record: string; expires_at: number | null }>(`SELECT record, expires_at FROM ${table} WHERE ${column} = ?`).get(value);
+  const expiry = (found: { expires_at: number | null } | undefined): Expiry =>
+    found === undefined ? undefined : found.expires_at === null ? null : (found.expires_at - Date.now()) / 1000;
+  return {
+    backend: 'sqlite',
+    env: {},
+    sessions: new SqliteSessionStore(db),
+    messages: new SqliteMessageStore(db),
+    rawSession: async (key) => row('sessions', 'key', key)?.record ?? null,
+    rawMessage: async (id) => row('messages', 'id', id)?.record ?? null,
+    sessionExpiry: async (key) => expiry(row('sessions', 'key', key)),
+    messageExpiry: async (id) => expiry(row('messages', 'id', id)),
+    reset: async () => {
+      db.exec('DELETE FROM sessions; DELETE FROM messages;');
+    },
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+export function redisConfigFor(redis: RedisServer, keyPrefix: string): RedisConfig {
+  return { url: undefined, host: redis.host, port: redis.port, password: undefined, mainDb: MAIN_DB, authDb: AUTH_DB, keyPrefix };
+}
+
+/** The store in a test Redis, through the production module, under `keyPrefix`. */
+export async function redisStoreTarget(redis: RedisServer, keyPrefix = ''): Promise<StoreTarget> {
+  const store = await openRedisStore(redisConfigFor(redis, keyPrefix), silent);
+  const main = redis.client(MAIN_DB);
+  const auth = redis.client(AUTH_DB);
+  const expiry = async (client: typeof main, key: string): Promise<Expiry> => {
+    const ms = await client.pttl(key);
+    return ms === -2 ? undefined : ms === -1 ? null : ms / 1000;
+  };
+  return {
+    backend: 'redis',
+    env: { ...redis.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
+    sessions: store.sessions,
+    messages: store.messages,
+    rawSession: (key) => auth.get(`${keyPrefix}${key}`),
+    rawMessage: (id) => main.get(`${keyPrefix}${id}`),
+    sessionExpiry: (key) => expiry(auth, `${keyPrefix}${key}`),
+    messageExpiry: (id) => expiry(main, `${keyPrefix}${id}`),
+    reset: async () => {
+      await Promise.all([main.flushdb(), auth.flushdb()]);
+    },
+    close: () => store.handle.close(),
+  };
+}
+
+/** Hands out WordPress user ids where the backend cannot invent them (MySQL). */
+let nextWpUserId = 1000;
+
+function directoryTarget(backend: DirectoryTarget['backend'], env: Record<string, string>, usermeta: UsermetaTable): DirectoryTarget {
+  const directory = new Directory(usermeta, META_KEYS, silent);
+  return {
+    backend,
+    env,
+    usermeta,
+    directory,
+    async addUser(uuid, devicesMetaValue) {
+      const wpUserId = await directory.addUser(uuid, backend === 'mysql' ? String(nextWpUserId++) : undefined);
+      if (devicesMetaValue !== undefined) await usermeta.insert(wpUserId, META_KEYS.devicesMetaKey, devicesMetaValue);
+      return wpUserId;
+    },
+    devicesOf: (wpUserId) => usermeta.read(wpUserId, META_KEYS.devicesMetaKey),
+    close: () => usermeta.close(),
+  };
+}
+
+/** The directory in DATA_DIR's SQLite file. */
+export function sqliteDirectoryTarget(dataDir: string): DirectoryTarget {
+  const db = openEmbeddedDatabase(dataDir, 'wp_');
+  const target = directoryTarget('sqlite', {}, new SqliteUsermetaTable(db, 'wp_'));
+  return {
+    ...target,
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+/** The directory in a test MariaDB, through the production module and its least-privilege user. */
+export function mysqlDirectoryTarget(mariadb: MariadbServer): DirectoryTarget {
+  const opened = openMysqlDirectory(
+    { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
+    mariadb.tablePrefix,
+    silent,
+  );
+  return directoryTarget('mysql', mariadb.env, opened.usermeta);
+}
