@@ -29,6 +29,7 @@ options:
   --oaep-hash H      SHA-256 (default) or SHA-1
   --minute M         the message's minute (default: the current Unix minute)
   --timeout MS       per request (default 15000)
+  --attempts N       tries per request when the server is unreachable or busy (default 5)
 
 exit codes: 0 done, 1 refused by the server, 2 bad usage or input,
             3 not logged in, 4 server unreachable or busy (try again later)`;
@@ -154,6 +155,7 @@ async function run(argv: string[]): Promise<number> {
       'oaep-hash': { type: 'string' },
       minute: { type: 'string' },
       timeout: { type: 'string' },
+      attempts: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -165,6 +167,9 @@ async function run(argv: string[]): Promise<number> {
   const stateDir = resolve(values.state ?? defaultStateDir());
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError('--timeout takes milliseconds');
+  const attempts = values.attempts === undefined ? undefined : Number(values.attempts);
+  if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) throw new UsageError('--attempts takes a whole number of at least 1');
+  const common = { timeoutMs, ...(attempts === undefined ? {} : { retry: { attempts } }) };
 
   if (command === 'login') {
     if (values.server === undefined || values.key === undefined) throw new UsageError('login needs --server URL and --key KEY');
@@ -177,7 +182,7 @@ async function run(argv: string[]): Promise<number> {
     } catch (error) {
       if (!(error instanceof NotLoggedInError)) throw error;
     }
-    const client = new SecureMessageClient({ server: values.server, key: values.key, session: previous, timeoutMs });
+    const client = new SecureMessageClient({ server: values.server, key: values.key, session: previous, ...common });
     const session = await client.auth();
     writeState(stateDir, { server: values.server, key: values.key, session, saved_at: new Date().toISOString() });
     print(`logged in as device "${session.name}"; session kept in ${join(stateDir, STATE_FILE)}`);
@@ -201,7 +206,7 @@ async function run(argv: string[]): Promise<number> {
       session: state.session,
       enc,
       oaepHash,
-      timeoutMs,
+      ...common,
       onSession: (session) => {
         // A re-auth after an expired session: keep the new key for the next run.
         if (session !== null) writeState(stateDir, { ...state, session, saved_at: new Date().toISOString() });
@@ -239,7 +244,7 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'logout') {
     if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
     const state = readState(stateDir);
-    const client = new SecureMessageClient({ server: state.server, key: state.key, session: state.session, timeoutMs });
+    const client = new SecureMessageClient({ server: state.server, key: state.key, session: state.session, ...common });
     const deleted = await client.logout();
     rmSync(join(stateDir, STATE_FILE), { force: true });
     print(deleted ? 'logged out' : 'logged out (the server had no session: it had expired or was ended elsewhere)');
