@@ -139,6 +139,21 @@ for (const { name, skip, open } of targets) {
       assert.equal(await store.messages.putIfAbsent(soon, 0), true);
     });
 
+    test('concurrent set-if-absent: 25 creates of one session, one wins; 10 puts of one message, one wins; 50 distinct puts all land', async () => {
+      const key = `${KEY}-race`;
+      const created = await Promise.all(Array.from({ length: 25 }, (_, i) => store.sessions.create(key, { ...SESSION, device_name: `n${i}` }, 3600)));
+      assert.equal(created.filter(Boolean).length, 1);
+      const winner = created.indexOf(true);
+      assert.equal((await store.sessions.get(key))?.device_name, `n${winner}`, 'the stored session is the winner\'s');
+      const same = message(60);
+      const put = await Promise.all(Array.from({ length: 10 }, (_, i) => store.messages.putIfAbsent({ ...same, payload: `p${i}` }, 0)));
+      assert.equal(put.filter(Boolean).length, 1);
+      assert.equal((await store.messages.get(same.id))?.payload, `p${put.indexOf(true)}`);
+      const distinct = Array.from({ length: 50 }, (_, i) => message(100 + i));
+      assert.ok((await Promise.all(distinct.map((record) => store.messages.putIfAbsent(record, 0)))).every(Boolean));
+      for (const record of distinct) assert.deepEqual(await store.messages.get(record.id), record);
+    });
+
     test('list(limit) gives stored messages, at most limit of them', async () => {
       await store.reset();
       const records = [10, 11, 12, 13, 14].map((n) => message(n));
