@@ -1,0 +1,494 @@
+/**
+ * `npm run bench` (issue 5): the server under load on this machine, next to the two ceilings
+ * measured in the same run. Prints ONE JSON line on stdout; progress goes to stderr.
+ *
+ * 1. Ceiling: node:crypto RSA-OAEP private decryptions/s on every core, key already parsed.
+ * 2. For each store (embedded SQLite; Redis + MariaDB when their binaries are installed):
+ *    seed the directory, start the server (WORKERS processes), wait for the key pools to fill,
+ *    authenticate SESSIONS devices, pre-encrypt unique messages, then submit them at a fixed
+ *    concurrency: first each with its own wrapped AES key (one RSA operation each), then a set
+ *    that reuses one wrapped key per session (the cache path).
+ * 3. Ceiling: a bare Fastify endpoint parsing the same form bodies, same number of processes.
+ *
+ * Settings: --name=value or BENCH_NAME=value (see SETTINGS below). Loopback only; bounded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { openMysqlDirectory } from '../src/backends/mysql/index.js';
+import { Directory } from '../src/directory/directory.js';
+import { META_KEYS, openFixtureStores } from '../test/helpers/embedded.js';
+import { encryptEnvelope } from '../test/helpers/encrypt.js';
+import { findBinary } from '../test/helpers/real-backends.js';
+import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
+import { formPost, percentile, runLoad, type LoadResult } from './load.js';
+import { rsaCeiling } from './rsa-ceiling.js';
+
+const SETTINGS = {
+  sessions: 100,
+  messages: 8000,
+  reusedMessages: 4000,
+  concurrency: 16,
+  authConcurrency: 4,
+  workers: availableParallelism(),
+  ceilingSeconds: 3,
+  bareSeconds: 5,
+  poolWaitSeconds: 60,
+  payloadBytes: 200,
+  /** "embedded", "redis-mariadb" or both, comma-separated; a store whose binaries are missing is skipped. */
+  stores: 'embedded,redis-mariadb',
+  /** When set: the server runs with --cpu-prof and writes its profiles here. */
+  profileDir: '',
+};
+type Settings = typeof SETTINGS;
+
+function readSettings(): Settings {
+  const settings: Record<string, string | number> = { ...SETTINGS };
+  for (const name of Object.keys(SETTINGS)) {
+    const envName = `BENCH_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const flag = process.argv.find((arg) => arg.startsWith(`--${name}=`));
+    const raw = flag !== undefined ? flag.slice(name.length + 3) : process.env[envName];
+    if (raw === undefined || raw === '') continue;
+    if (typeof settings[name] === 'number') {
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} / ${envName}: a number is needed (got "${raw}")`);
+      settings[name] = value;
+    } else {
+      settings[name] = raw;
+    }
+  }
+  return settings as Settings;
+}
+
+const say = (text: string): void => {
+  process.stderr.write(`[bench] ${text}\n`);
+};
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+const silent = pino({ level: 'silent' });
+const DEVICE = 'bench-device';
+
+interface Phase {
+  count: number;
+  per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  errors: number;
+  /** Answers other than the expected one, by "status message". */
+  error_kinds?: Record<string, number>;
+}
+
+function summarise(result: LoadResult, expected: (status: number, body: string) => boolean, bodies: string[] | undefined): Phase {
+  let errors = 0;
+  const kinds: Record<string, number> = {};
+  for (let i = 0; i < result.status.length; i++) {
+    const status = result.status[i] as number;
+    const body = bodies?.[i] ?? '';
+    if (!expected(status, body)) {
+      errors += 1;
+      const kind = `${status} ${body.slice(0, 60)}`;
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+  }
+  return {
+    count: result.status.length,
+    per_s: round(result.completed / (result.elapsedMs / 1000)),
+    p50_ms: round(percentile(result.latencyMs, 50), 2),
+    p99_ms: round(percentile(result.latencyMs, 99), 2),
+    max_ms: round(percentile(result.latencyMs, 100), 2),
+    errors: errors + result.transportErrors,
+    ...(errors > 0 ? { error_kinds: kinds } : {}),
+  };
+}
+
+/** Peak resident memory (VmHWM) of a process, in MB; undefined once it is gone. */
+function peakRssMb(pid: number): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? undefined : round(Number(match[1]) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+interface ServerUnderTest {
+  url: URL;
+  primary: number;
+  workers: number[];
+  child: ChildProcess;
+  events: Array<Record<string, unknown>>;
+  requestLines(): number;
+  warnings(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+async function startServer(env: Record<string, string>, cwd: string, settings: Settings, poolSize: number): Promise<ServerUnderTest> {
+  const profile = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
+  const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKERS: String(settings.workers),
+      KEY_POOL_SIZE: String(poolSize),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  let requestLines = 0;
+  let pending = '';
+  let stderr = '';
+  // The per-request log lines are counted, not parsed: the bench shares the CPU with the server.
+  child.stdout!.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('"msg":"request"') && !line.includes('"level":4') && !line.includes('"level":5')) {
+        requestLines += 1;
+        continue;
+      }
+      try {
+        events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const line = events.find((event) => event.msg === 'listening');
+      if (line !== undefined) {
+        clearInterval(timer);
+        resolve(line);
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`server exited (${code}) before listening:\n${stderr}`));
+    });
+  });
+  const workers = Array.isArray(listening.workers) ? (listening.workers as number[]) : [child.pid ?? 0];
+  return {
+    url: new URL(String(listening.url)),
+    primary: child.pid ?? 0,
+    workers,
+    child,
+    events,
+    requestLines: () => requestLines,
+    warnings: () => events.filter((event) => Number(event.level) >= 40),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
+  return condition();
+}
+
+interface StoreTarget {
+  name: string;
+  env: Record<string, string>;
+  dataDir: string;
+  seed(uuids: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function embeddedTarget(): StoreTarget {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
+  return {
+    name: 'embedded',
+    env: { DATA_DIR: dataDir },
+    dataDir,
+    async seed(uuids) {
+      const stores = openFixtureStores(dataDir);
+      for (const uuid of uuids) {
+        await stores.directory.addUser(uuid);
+        await stores.directory.addDevice(uuid, DEVICE, 'Bench device');
+      }
+      stores.db.close();
+    },
+    async close() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function redisMariadbTarget(): Promise<StoreTarget | string> {
+  const missing = ['redis-server', 'mariadbd', 'mariadb-install-db'].filter((binary) => findBinary(binary) === null);
+  if (missing.length > 0) return `skipped: ${missing.join(', ')} not installed`;
+  const { startRedisServer } = await import('../test/helpers/redis-server.js');
+  const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
+  const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
+  const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
+  return {
+    name: 'redis+mariadb',
+    env: { ...redis.env, ...mariadb.env, DATA_DIR: dataDir },
+    dataDir,
+    async seed(uuids) {
+      const opened = openMysqlDirectory(
+        { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
+        mariadb.tablePrefix,
+        silent,
+      );
+      const directory = new Directory(opened.usermeta, META_KEYS, silent);
+      let wpUserId = 1000;
+      for (const uuid of uuids) {
+        await directory.addUser(uuid, String(wpUserId++));
+        await directory.addDevice(uuid, DEVICE, 'Bench device');
+      }
+      await opened.usermeta.close();
+    },
+    async close() {
+      await Promise.all([redis.close(), mariadb.close()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A unique plaintext of about `bytes` bytes: JSON, as devices send. */
+function payload(n: number, bytes: number): string {
+  const head = JSON.stringify({ n, sent: new Date().toISOString(), text: '' });
+  return JSON.stringify({ n, sent: new Date().toISOString(), text: 'x'.repeat(Math.max(0, bytes - head.length)) });
+}
+
+interface StoreRun {
+  store: string;
+  key_pool_ready: boolean;
+  key_pool_drained_during_auth: boolean;
+  auth: Phase;
+  submit: Phase;
+  submit_reused_key: Phase;
+  errors: number;
+  /** Server CPU seconds per 1000 submits in the unique-key phase, all worker processes together. */
+  server_cpu_s_per_1000_submits: number;
+  warnings: number;
+  warning_kinds: Record<string, number>;
+  peak_rss_mb: { primary: number | undefined; workers: Array<number | undefined>; keygen: Array<number | undefined> };
+}
+
+async function benchStore(target: StoreTarget, settings: Settings): Promise<{ run: StoreRun; submitBodies: Buffer[] }> {
+  const uuids = Array.from({ length: settings.sessions }, () => randomUUID());
+  say(`${target.name}: seeding ${uuids.length} users`);
+  await target.seed(uuids);
+
+  // Enough keys in every worker's pool for its share of the auths, with room for an uneven share.
+  const poolSize = Math.ceil((settings.sessions / settings.workers) * 1.3) + 2;
+  say(`${target.name}: starting the server (WORKERS=${settings.workers}, KEY_POOL_SIZE=${poolSize})`);
+  const server = await startServer(target.env, target.dataDir, settings, poolSize);
+  try {
+    const { hostname, port: portText } = server.url;
+    const port = Number(portText);
+    const ready = () => server.events.filter((event) => event.msg === 'key pool ready').length >= server.workers.length;
+    const poolReady = await until(ready, settings.poolWaitSeconds * 1000);
+    say(`${target.name}: key pools ${poolReady ? 'full' : 'NOT full after the wait; auth will partly generate on demand'}`);
+
+    const authRequests = uuids.map((uuid) => formPost(hostname, port, '/api', { key: `${uuid}${DEVICE}`, status: 'on' }));
+    const drainsBefore = server.warnings().filter((event) => String(event.msg).startsWith('key pool empty')).length;
+    const authResult = await runLoad({ host: hostname, port, requests: authRequests, concurrency: settings.authConcurrency, keepBodies: true });
+    const drained = server.warnings().filter((event) => String(event.msg).startsWith('key pool empty')).length > drainsBefore;
+    const auth = summarise(authResult, (status, body) => status === 200 && body.includes('"code":0'), authResult.bodies);
+    const pems = authResult.bodies.map((body) => {
+      try {
+        return String((JSON.parse(body) as { message: unknown }).message);
+      } catch {
+        return '';
+      }
+    });
+    say(`${target.name}: auth ${auth.per_s}/s p50 ${auth.p50_ms} ms p99 ${auth.p99_ms} ms, ${auth.errors} errors`);
+
+    say(`${target.name}: pre-encrypting ${settings.messages} + ${settings.reusedMessages} messages`);
+    const live = uuids.map((uuid, i) => ({ key: `${uuid}${DEVICE}`, pem: pems[i] ?? '' })).filter((s) => s.pem.startsWith('-----BEGIN PUBLIC KEY-----'));
+    if (live.length === 0) throw new Error('no session was created');
+    const submitBodies = Array.from({ length: settings.messages }, (_, n) => {
+      const session = live[n % live.length]!;
+      return formPost(hostname, port, '/api', { key: session.key, message: encryptEnvelope(session.pem, payload(n, settings.payloadBytes)) });
+    });
+    const reuse = live.map((session) => {
+      const aesKey = randomBytes(32);
+      const first = JSON.parse(encryptEnvelope(session.pem, 'wrap', { aesKey })) as { encryptedKey: string };
+      return { ...session, aesKey, encryptedKey: first.encryptedKey };
+    });
+    const reusedBodies = Array.from({ length: settings.reusedMessages }, (_, n) => {
+      const session = reuse[n % reuse.length]!;
+      const envelope = JSON.parse(encryptEnvelope(session.pem, payload(settings.messages + n, settings.payloadBytes), { aesKey: session.aesKey })) as object;
+      return formPost(hostname, port, '/api', { key: session.key, message: JSON.stringify({ ...envelope, encryptedKey: session.encryptedKey }) });
+    });
+
+    const delivered = (status: number, body: string) => status === 200 && body.includes('"message":"delivered"');
+    say(`${target.name}: submitting ${submitBodies.length} messages, each with its own wrapped key, at concurrency ${settings.concurrency}`);
+    const cpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const submitResult = await runLoad({ host: hostname, port, requests: submitBodies, concurrency: settings.concurrency, keepBodies: true });
+    const cpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    const submit = summarise(submitResult, delivered, submitResult.bodies);
+    say(`${target.name}: submit ${submit.per_s}/s p50 ${submit.p50_ms} ms p99 ${submit.p99_ms} ms, ${submit.errors} errors`);
+
+    say(`${target.name}: submitting ${reusedBodies.length} messages reusing one wrapped key per session`);
+    const reusedResult = await runLoad({ host: hostname, port, requests: reusedBodies, concurrency: settings.concurrency, keepBodies: true });
+    const reused = summarise(reusedResult, delivered, reusedResult.bodies);
+    say(`${target.name}: submit (reused key) ${reused.per_s}/s p50 ${reused.p50_ms} ms p99 ${reused.p99_ms} ms, ${reused.errors} errors`);
+
+    const keygen = server.workers.flatMap((pid) => childrenOf(pid));
+    const peak = {
+      primary: server.workers.includes(server.primary) ? undefined : peakRssMb(server.primary),
+      workers: server.workers.map(peakRssMb),
+      keygen: keygen.map(peakRssMb),
+    };
+    const warningKinds: Record<string, number> = {};
+    for (const event of server.warnings()) warningKinds[String(event.msg)] = (warningKinds[String(event.msg)] ?? 0) + 1;
+    return {
+      run: {
+        store: target.name,
+        key_pool_ready: poolReady,
+        key_pool_drained_during_auth: drained,
+        auth,
+        submit,
+        submit_reused_key: reused,
+        errors: auth.errors + submit.errors + reused.errors,
+        server_cpu_s_per_1000_submits: round((cpuUsed / submit.count) * 1000, 3),
+        warnings: server.warnings().length,
+        warning_kinds: warningKinds,
+        peak_rss_mb: peak,
+      },
+      submitBodies,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function bareCeiling(settings: Settings, bodies: Buffer[]): Promise<number> {
+  const child = spawn(process.execPath, ['--import', TSX, join(REPO_ROOT, 'bench/bare-server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, WORKERS: String(settings.workers) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<URL>((resolve, reject) => {
+      let text = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const line = text.split('\n').find((l) => l.startsWith('{'));
+        if (line !== undefined) resolve(new URL((JSON.parse(line) as { url: string }).url));
+      });
+      child.once('exit', (code) => reject(new Error(`bare server exited (${code})`)));
+    });
+    // The same bytes as the submit phase, re-addressed to this port.
+    const port = Number(url.port);
+    const requests = bodies.map((body) => {
+      const text = body.toString('latin1');
+      return Buffer.from(text.replace(/^Host: [^\r]*/m, `Host: ${url.hostname}:${port}`), 'latin1');
+    });
+    await runLoad({ host: url.hostname, port, requests: requests.slice(0, 2000), concurrency: settings.concurrency }); // warm-up
+    const result = await runLoad({ host: url.hostname, port, requests, concurrency: settings.concurrency, durationMs: settings.bareSeconds * 1000 });
+    const bad = Array.from(result.status).filter((status) => status !== 200).length;
+    if (bad > 0) say(`bare endpoint: ${bad} answers other than 200`);
+    return result.completed / (result.elapsedMs / 1000);
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const started = Date.now();
+  say(`settings ${JSON.stringify(settings)}`);
+
+  say(`ceiling 1: RSA-OAEP decryptions on ${availableParallelism()} threads for ${settings.ceilingSeconds} s`);
+  const rsa = await rsaCeiling(availableParallelism(), settings.ceilingSeconds * 1000);
+  say(`ceiling 1: ${round(rsa.perSecond)}/s`);
+
+  const runs: StoreRun[] = [];
+  const skipped: Record<string, string> = {};
+  let bare: number | undefined;
+  for (const store of settings.stores.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const target = store === 'embedded' ? embeddedTarget() : store === 'redis-mariadb' ? await redisMariadbTarget() : `unknown store "${store}"`;
+    if (typeof target === 'string') {
+      skipped[store] = target;
+      say(`${store}: ${target}`);
+      continue;
+    }
+    try {
+      const { run, submitBodies } = await benchStore(target, settings);
+      runs.push(run);
+      if (bare === undefined) {
+        say(`ceiling 2: bare Fastify form endpoint, ${settings.workers} processes, ${settings.bareSeconds} s`);
+        bare = await bareCeiling(settings, submitBodies);
+        say(`ceiling 2: ${round(bare)}/s`);
+      }
+    } finally {
+      await target.close();
+    }
+  }
+
+  const lower = Math.min(rsa.perSecond, bare ?? Infinity);
+  const first = runs[0];
+  const result = {
+    bench: 'secure-message-server',
+    at: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    settings,
+    // The headline: the first store run (embedded unless --stores says otherwise).
+    store: first?.store,
+    auths_per_s: first?.auth.per_s,
+    auth_p50_ms: first?.auth.p50_ms,
+    auth_p99_ms: first?.auth.p99_ms,
+    submits_per_s: first?.submit.per_s,
+    submit_p50_ms: first?.submit.p50_ms,
+    submit_p99_ms: first?.submit.p99_ms,
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    peak_rss_mb: first?.peak_rss_mb,
+    ceilings: {
+      rsa_oaep_decrypts_per_s: round(rsa.perSecond),
+      bare_fastify_per_s: bare === undefined ? undefined : round(bare),
+      lower: round(lower),
+    },
+    submits_to_lower_ceiling: first === undefined ? undefined : round(first.submit.per_s / lower, 3),
+    runs: runs.map((run) => ({ ...run, submits_to_lower_ceiling: round(run.submit.per_s / lower, 3) })),
+    skipped,
+    seconds: round((Date.now() - started) / 1000),
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+await main();
+// Helpers of the real-backend targets hold exit hooks and sockets; the result is out, so leave.
+process.exit(0);
