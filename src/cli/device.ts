@@ -164,6 +164,10 @@ async function run(argv: string[]): Promise<number> {
     print(USAGE);
     return EXIT.ok;
   }
+  if (command !== 'login' && (values.server !== undefined || values.key !== undefined)) {
+    // send and logout use what login kept; silently ignoring another server or key would mislead.
+    throw new UsageError('--server and --key belong to login');
+  }
   const stateDir = resolve(values.state ?? defaultStateDir());
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError('--timeout takes milliseconds');

@@ -70,12 +70,13 @@ describe('device command line, live', () => {
   });
 
   test('usage: --help is 0; unknown commands and bad options are 2; send before login is 3', async () => {
-    const [help, unknown, missing, badOption, early] = await Promise.all([
+    const [help, unknown, missing, badOption, early, misplaced] = await Promise.all([
       device(['--help'], undefined, true),
       device(['fly']),
       device(['login', '--server', fx.server.url]),
       device(['send', '--no-such-option']),
       device(['send', 'x']),
+      device(['send', '--server', fx.server.url, 'x']),
     ]);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /device login --server URL --key KEY/);
@@ -84,6 +85,8 @@ describe('device command line, live', () => {
     assert.equal(badOption.status, 2);
     assert.match(badOption.stderr, /--help/);
     assert.equal(early.status, 3);
+    assert.equal(misplaced.status, 2);
+    assert.match(misplaced.stderr, /belong to login/);
     assert.match(early.stderr, /not logged in/);
   });
 
