@@ -10,6 +10,12 @@ import type { UsermetaTable } from '../../directory/usermeta.js';
 import { BackendUnavailableError, callerCallback, orUnavailable } from '../unavailable.js';
 
 const BACKEND = 'mysql';
+/**
+ * A MySQL that holds connections open but does not answer (paused, overloaded, a network cut)
+ * fails the request after this long, rather than holding it until TCP gives up. mysql2's own
+ * statement timeout leaves the connection mid-protocol, so here the connection is destroyed.
+ */
+export const MYSQL_ANSWER_TIMEOUT_MS = 5000;
 /** ER_LOCK_DEADLOCK: InnoDB chose this transaction as the victim; running it again is the documented remedy. */
 const ER_LOCK_DEADLOCK = 1213;
 const UPDATE_ATTEMPTS = 3;
@@ -58,38 +64,40 @@ export class MysqlUsermetaTable implements UsermetaTable {
   }
 
   findUserIds(metaKey: string, metaValue: string): Promise<string[]> {
-    return this.run(async () => {
-      const [rows] = await this.pool.execute<UserIdRow[]>(this.findUserIdsSql, [metaKey, metaKey, metaValue]);
+    return this.run(async (connection) => {
+      const [rows] = await connection.execute<UserIdRow[]>(this.findUserIdsSql, [metaKey, metaKey, metaValue]);
       return rows.map((row) => String(row.user_id));
     });
   }
 
   read(userId: string, metaKey: string): Promise<string | null> {
-    return this.run(async () => {
-      const [rows] = await this.pool.execute<MetaRow[]>(this.readSql, [userId, metaKey, metaKey]);
+    return this.run(async (connection) => {
+      const [rows] = await connection.execute<MetaRow[]>(this.readSql, [userId, metaKey, metaKey]);
       return rows[0]?.meta_value ?? null;
     });
   }
 
-  update(userId: string, metaKey: string, change: (current: string | null) => string | undefined): Promise<void> {
+  async update(userId: string, metaKey: string, change: (current: string | null) => string | undefined): Promise<void> {
     const ownChange = callerCallback(change);
-    return this.run(async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.updateOnce(userId, metaKey, ownChange);
-        } catch (error) {
-          if ((error as { errno?: number }).errno !== ER_LOCK_DEADLOCK || attempt >= UPDATE_ATTEMPTS) throw error;
-        }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run((connection) => this.updateOnce(connection, userId, metaKey, ownChange));
+      } catch (error) {
+        const deadlock = error instanceof BackendUnavailableError && (error.cause as { errno?: number } | undefined)?.errno === ER_LOCK_DEADLOCK;
+        if (!deadlock || attempt >= UPDATE_ATTEMPTS) throw error;
       }
-    });
+    }
   }
 
   /** SPEC §3: the first row (lowest umeta_id) is read with `FOR UPDATE`, so concurrent writers queue on it. */
-  private async updateOnce(userId: string, metaKey: string, change: (current: string | null) => string | undefined): Promise<void> {
-    const connection = await this.pool.getConnection();
-    let reusable = true;
+  private async updateOnce(
+    connection: PoolConnection,
+    userId: string,
+    metaKey: string,
+    change: (current: string | null) => string | undefined,
+  ): Promise<void> {
+    await connection.beginTransaction();
     try {
-      await connection.beginTransaction();
       const [rows] = await connection.execute<MetaRow[]>(`${this.readSql} FOR UPDATE`, [userId, metaKey, metaKey]);
       const row = rows[0];
       const next = change(row?.meta_value ?? null);
@@ -99,17 +107,15 @@ export class MysqlUsermetaTable implements UsermetaTable {
       }
       await connection.commit();
     } catch (error) {
-      reusable = await rollback(connection);
+      // A connection whose transaction may still be open must not go back to the pool.
+      await connection.rollback().catch(() => connection.destroy());
       throw error;
-    } finally {
-      if (reusable) connection.release();
-      else connection.destroy();
     }
   }
 
   insert(userId: string, metaKey: string, metaValue: string): Promise<void> {
-    return this.run(async () => {
-      await this.pool.execute<ResultSetHeader>(this.insertSql, [userId, metaKey, metaValue]);
+    return this.run(async (connection) => {
+      await connection.execute<ResultSetHeader>(this.insertSql, [userId, metaKey, metaValue]);
     });
   }
 
@@ -121,8 +127,8 @@ export class MysqlUsermetaTable implements UsermetaTable {
   }
 
   ping(): Promise<void> {
-    return this.run(async () => {
-      await this.pool.execute(this.pingSql);
+    return this.run(async (connection) => {
+      await connection.execute(this.pingSql);
     });
   }
 
@@ -130,10 +136,13 @@ export class MysqlUsermetaTable implements UsermetaTable {
     await this.pool.end();
   }
 
-  /** Every pool error is an unavailable MySQL (SPEC §1: 503), logged once per outage. */
-  private async run<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on a pooled connection within MYSQL_ANSWER_TIMEOUT_MS. Every failure but the
+   * caller's own is an unavailable MySQL (SPEC §1: 503), logged once per outage.
+   */
+  private async run<T>(work: (connection: PoolConnection) => Promise<T>): Promise<T> {
     try {
-      const result = await orUnavailable(BACKEND, work);
+      const result = await orUnavailable(BACKEND, () => withDeadline(this.pool, work));
       if (this.down) {
         this.down = false;
         this.log.info({ backend: BACKEND }, 'mysql reachable again');
@@ -149,12 +158,37 @@ export class MysqlUsermetaTable implements UsermetaTable {
   }
 }
 
-/** Rolls back; false when the connection is too broken to go back to the pool. */
-async function rollback(connection: PoolConnection): Promise<boolean> {
+/** Takes a connection and runs `work` on it; past the deadline, gives up and destroys the connection. */
+async function withDeadline<T>(pool: Pool, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+  let connection: PoolConnection | undefined;
+  let abandoned = false;
+  const attempt = (async () => {
+    const taken = await pool.getConnection();
+    if (abandoned) {
+      taken.destroy();
+      throw new Error('abandoned');
+    }
+    connection = taken;
+    try {
+      return await work(taken);
+    } finally {
+      // A no-op for a connection destroyed meanwhile (the pool forgot it already).
+      taken.release();
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abandoned = true;
+      connection?.destroy();
+      reject(new Error(`no answer within ${MYSQL_ANSWER_TIMEOUT_MS} ms`));
+    }, MYSQL_ANSWER_TIMEOUT_MS);
+  });
   try {
-    await connection.rollback();
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([attempt, deadline]);
+  } finally {
+    clearTimeout(timer);
+    // The loser of the race settles later; nobody waits for it.
+    attempt.catch(() => undefined);
   }
 }
