@@ -14,12 +14,12 @@ import { TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
-import { sleep, waitUntil } from '../helpers/real-backends.js';
+import { skipIfAny, sleep, waitUntil } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
-const skip =
-  skipWithoutRedis('fault tests (test/backends/faults.test.ts)') || skipWithoutMariadb('fault tests (test/backends/faults.test.ts)');
+const SUITES = 'fault tests (test/backends/faults.test.ts)';
+const skip = skipIfAny(skipWithoutRedis(SUITES), skipWithoutMariadb(SUITES));
 
 const SENDERS = ['sender-0', 'sender-1', 'sender-2'];
 const CYCLERS = ['cycler-0', 'cycler-1'];

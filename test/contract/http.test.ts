@@ -15,6 +15,7 @@ import { TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
+import { skipIfAny } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import {
@@ -92,7 +93,7 @@ const combinations = [
 ] as const;
 
 for (const combination of combinations) {
-  const skip = (combination.store === 'redis' && redisSkip) || (combination.directory === 'mysql' && mariadbSkip);
+  const skip = skipIfAny(combination.store === 'redis' && redisSkip, combination.directory === 'mysql' && mariadbSkip);
   describe(`HTTP contract: store ${combination.store}, directory ${combination.directory}`, { skip }, () => {
     let data: { dir: string; remove: () => void };
     let store: StoreTarget;

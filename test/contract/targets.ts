@@ -78,7 +78,7 @@ export function sqliteStoreTarget(dataDir: string): StoreTarget {
 }
 
 export function redisConfigFor(redis: RedisServer, keyPrefix: string): RedisConfig {
-  return { url: undefined, host: redis.host, port: redis.port, password: undefined, mainDb: MAIN_DB, authDb: AUTH_DB, keyPrefix };
+  return { url: undefined, host: redis.host, port: redis.port, password: redis.env.REDIS_PASSWORD, mainDb: MAIN_DB, authDb: AUTH_DB, keyPrefix };
 }
 
 /** The store in a test Redis, through the production module, under `keyPrefix`. */

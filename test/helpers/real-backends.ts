@@ -52,6 +52,12 @@ export function skipUnlessInstalled(suites: string, missing: Missing[]): string 
   return reason;
 }
 
+/** Several skip options as one, each computed (and so announced) even when an earlier one skips. */
+export function skipIfAny(...skips: Array<string | false>): string | false {
+  const reasons = skips.filter((reason): reason is string => reason !== false);
+  return reasons.length === 0 ? false : reasons.join('; ');
+}
+
 /** Throws the error a required-but-missing binary deserves. */
 export function requireBinary(name: string, install: string): string {
   const path = findBinary(name);
