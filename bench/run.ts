@@ -369,7 +369,12 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
       keygen: keygen.map(peakRssMb),
     };
     const warningKinds: Record<string, number> = {};
-    for (const event of server.warnings()) warningKinds[String(event.msg)] = (warningKinds[String(event.msg)] ?? 0) + 1;
+    for (const event of server.warnings()) {
+      // The reason too, when there is one ("sqlite unavailable: database is locked"): the message alone hides the cause.
+      const reason = typeof event.reason === 'string' ? `: ${event.reason.slice(0, 120)}` : '';
+      const kind = `${String(event.msg)}${reason}`;
+      warningKinds[kind] = (warningKinds[kind] ?? 0) + 1;
+    }
     return {
       run: {
         store: target.name,

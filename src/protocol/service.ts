@@ -77,7 +77,7 @@ export class ProtocolService {
       created_at: new Date(this.now()).toISOString(),
     };
     if (!(await sessions.create(key.key, record, settings.sessionTtlSeconds))) return { answer: answers.alreadyAuth() };
-    // The fingerprint would catch an older session's entry anyway; this frees it now.
+    // The cache would notice the older session's entry is stale anyway; this frees it now.
     this.keyCache.evict(key.key);
 
     // SPEC §4: a client never holds a key the server has lost, so a failed status write undoes the session.
