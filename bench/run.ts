@@ -296,6 +296,8 @@ interface StoreRun {
   errors: number;
   /** Server CPU seconds per 1000 submits in the unique-key phase, all worker processes together. */
   server_cpu_s_per_1000_submits: number;
+  /** The same for this process, which generates the load on the same cores. */
+  load_generator_cpu_s_per_1000_submits: number;
   warnings: number;
   warning_kinds: Record<string, number>;
   peak_rss_mb: { primary: number | undefined; workers: Array<number | undefined>; keygen: Array<number | undefined> };
@@ -352,8 +354,11 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     const delivered = (status: number, body: string) => status === 200 && body.includes('"message":"delivered"');
     say(`${target.name}: submitting ${submitBodies.length} messages, each with its own wrapped key, at concurrency ${settings.concurrency}`);
     const cpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const loadCpuBefore = process.cpuUsage();
     const submitResult = await runLoad({ host: hostname, port, requests: submitBodies, concurrency: settings.concurrency, keepBodies: true });
     const cpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    const loadCpu = process.cpuUsage(loadCpuBefore);
+    const loadCpuUsed = (loadCpu.user + loadCpu.system) / 1e6;
     const submit = summarise(submitResult, delivered, submitResult.bodies);
     say(`${target.name}: submit ${submit.per_s}/s p50 ${submit.p50_ms} ms p99 ${submit.p99_ms} ms, ${submit.errors} errors`);
 
@@ -385,6 +390,7 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
         submit_reused_key: reused,
         errors: auth.errors + submit.errors + reused.errors,
         server_cpu_s_per_1000_submits: round((cpuUsed / submit.count) * 1000, 3),
+        load_generator_cpu_s_per_1000_submits: round((loadCpuUsed / submit.count) * 1000, 3),
         warnings: server.warnings().length,
         warning_kinds: warningKinds,
         peak_rss_mb: peak,
