@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
 import { BackendUnavailableError } from '../../src/backends/unavailable.js';
@@ -16,12 +15,8 @@ import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../h
 import { freePort } from '../helpers/real-backends.js';
 import { makeDataDir } from '../helpers/server-process.js';
 import { mysqlDirectoryTarget, sqliteDirectoryTarget, type DirectoryTarget } from './targets.js';
+import { deviceVectors as devices } from './vectors.js';
 
-interface DeviceVectors {
-  cases: Array<{ name: string; meta_value: string; device_id: string; found: boolean; device_name: string | null; set_status: 'on' | 'off'; meta_value_after: string }>;
-  malformed: Array<{ name: string; meta_value: string }>;
-}
-const devices = JSON.parse(readFileSync(new URL('../fixtures/devices.json', import.meta.url), 'utf8')) as DeviceVectors;
 
 const mariadbSkip = skipWithoutMariadb('directory contract on MariaDB (test/contract/directories.test.ts)');
 let mariadbServer: Promise<MariadbServer> | undefined;

@@ -7,7 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { findDevice } from '../../src/directory/device-list.js';
 import { answers, Code, Message } from '../../src/protocol/answers.js';
 import type { MessageRecord, SessionRecord } from '../../src/store/store.js';
@@ -19,6 +18,7 @@ import { skipIfAny } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import {
+  assertExpiryNear,
   mysqlDirectoryTarget,
   redisStoreTarget,
   sqliteDirectoryTarget,
@@ -26,21 +26,8 @@ import {
   type DirectoryTarget,
   type StoreTarget,
 } from './targets.js';
+import { deviceVectors as devices, envelopeVectors as envelopes } from './vectors.js';
 
-interface EnvelopeVectors {
-  user_id: string;
-  device_id: string;
-  key: string;
-  private_key: string;
-  valid: Array<{ name: string; message: string; plaintext: string; canonical_minute: string; id: string }>;
-  invalid: Array<{ name: string; message: string }>;
-}
-interface DeviceVectors {
-  cases: Array<{ name: string; meta_value: string; device_id: string; found: boolean; device_name: string | null; set_status: 'on' | 'off'; meta_value_after: string }>;
-}
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
-const envelopes = fixture('envelopes.json') as EnvelopeVectors;
-const devices = fixture('devices.json') as DeviceVectors;
 
 const SESSION_TTL = 3600;
 const MESSAGE_TTL = 600;
@@ -78,11 +65,6 @@ async function openDirectory(kind: 'sqlite' | 'mysql', dataDir: string): Promise
 function assertAnswer(reply: Reply, status: number, body: Record<string, unknown>): void {
   assert.equal(reply.status, status, reply.text);
   assert.deepEqual(reply.body, body);
-}
-
-function near(actual: number | null | undefined, expected: number): void {
-  assert.equal(typeof actual, 'number', `expected an expiry near ${expected}s, got ${actual}`);
-  assert.ok(Math.abs((actual as number) - expected) < 10, `expiry ${actual}s is not near ${expected}s`);
 }
 
 const combinations = [
@@ -167,7 +149,7 @@ for (const combination of combinations) {
       assert.match(record.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       // The private key stored is the one whose public half the client got.
       assert.equal(await publicKeyOf(key('tablet')), String(reply.body.message));
-      near(await store.sessionExpiry(key('tablet')), SESSION_TTL);
+      assertExpiryNear(await store.sessionExpiry(key('tablet')), SESSION_TTL);
       assert.equal(await statusOf('tablet'), 'on');
     });
 
@@ -206,8 +188,8 @@ for (const combination of combinations) {
       });
       assert.equal(raw, expected);
       assert.match(record.received_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      near(await store.messageExpiry(id), MESSAGE_TTL);
-      near(await store.sessionExpiry(key('tablet')), SESSION_TTL);
+      assertExpiryNear(await store.messageExpiry(id), MESSAGE_TTL);
+      assertExpiryNear(await store.sessionExpiry(key('tablet')), SESSION_TTL);
       const again = await postForm(url, { key: key('tablet'), message: encryptEnvelope(pem, '{"temp":21,"note":"ünïcödé ✓"}', { minute: 29412345, enc: 'AES-GCM' }) });
       assertAnswer(again, 200, { message: Message.duplicate, code: Code.already, id });
       assert.equal(await store.rawMessage(id), raw);

@@ -12,7 +12,7 @@ import type { MessageRecord, SessionRecord } from '../../src/store/store.js';
 import { freePort, sleep } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir } from '../helpers/server-process.js';
-import { AUTH_DB, MAIN_DB, redisConfigFor, redisStoreTarget, sqliteStoreTarget, type StoreTarget } from './targets.js';
+import { assertExpiryNear, AUTH_DB, MAIN_DB, redisConfigFor, redisStoreTarget, sqliteStoreTarget, type StoreTarget } from './targets.js';
 
 const redisSkip = skipWithoutRedis('store contract on Redis (test/contract/stores.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
@@ -47,11 +47,6 @@ const MESSAGE_BYTES =
   `{"id":"${'a'.repeat(63)}1","user_id":"0f8fad5b-d9cb-469f-a165-70867728950e","device_id":"phone-01","device_name":"Phone",` +
   '"minute":29412345,"received_at":"2026-11-27T17:05:01.234Z","payload":"{\\"n\\":1,\\"text\\":\\"line\\\\nbreak ✓ 𝄞\\"}"}';
 
-function near(actual: number | null | undefined, expected: number): void {
-  assert.equal(typeof actual, 'number', `expected an expiry near ${expected}s, got ${actual}`);
-  assert.ok(Math.abs((actual as number) - expected) < 5, `expiry ${actual}s is not near ${expected}s`);
-}
-
 const targets: Array<{ name: string; skip: string | false; open: () => Promise<StoreTarget> }> = [
   {
     name: 'sqlite',
@@ -85,9 +80,9 @@ for (const { name, skip, open } of targets) {
     test('session expiry: TTL on create, renewed by renew, removed by renew with 0; renew never creates', async () => {
       const key = `${KEY}-ttl`;
       assert.equal(await store.sessions.create(key, SESSION, 3600), true);
-      near(await store.sessionExpiry(key), 3600);
+      assertExpiryNear(await store.sessionExpiry(key), 3600);
       await store.sessions.renew(key, 7200);
-      near(await store.sessionExpiry(key), 7200);
+      assertExpiryNear(await store.sessionExpiry(key), 7200);
       await store.sessions.renew(key, 0);
       assert.equal(await store.sessionExpiry(key), null);
       assert.equal(await store.sessionExpiry(KEY), null, 'TTL 0 on create: no expiry');
@@ -124,7 +119,7 @@ for (const { name, skip, open } of targets) {
     test('message expiry: MESSAGE_TTL_SECONDS on store', async () => {
       const expiring = message(3);
       await store.messages.putIfAbsent(expiring, 600);
-      near(await store.messageExpiry(expiring.id), 600);
+      assertExpiryNear(await store.messageExpiry(expiring.id), 600);
     });
 
     test('expired records are absent, and an expired session can be created again', async () => {

@@ -4,6 +4,7 @@
  * from the test process, talking to the same data as a server started with `env`, and adds
  * what only a test needs: the raw stored bytes and expiries.
  */
+import assert from 'node:assert/strict';
 import pino from 'pino';
 import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
 import { openRedisStore } from '../../src/backends/redis/index.js';
@@ -24,6 +25,12 @@ export const AUTH_DB = 2;
 
 /** Seconds a record has left: a number, `null` for no expiry, `undefined` when it is absent. */
 export type Expiry = number | null | undefined;
+
+/** About `expected` seconds left, give or take the time the test itself took. */
+export function assertExpiryNear(actual: Expiry, expected: number): void {
+  assert.equal(typeof actual, 'number', `expected an expiry near ${expected}s, got ${actual}`);
+  assert.ok(Math.abs((actual as number) - expected) < 10, `expiry ${actual}s is not near ${expected}s`);
+}
 
 export interface StoreTarget {
   readonly backend: 'sqlite' | 'redis';

@@ -1,7 +1,7 @@
 /**
  * SPEC §3: WordPress's `<prefix>usermeta` table in MySQL/MariaDB, through a mysql2 pool and
  * prepared statements only. The table is WordPress's: this code never creates or alters it,
- * and needs SELECT, INSERT and UPDATE on it, nothing else.
+ * and needs SELECT and UPDATE on it (INSERT too for the admin command), nothing else.
  */
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
