@@ -29,19 +29,26 @@ const files = only.length > 0 ? only : findTests('test');
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: ['inherit', 'inherit', 'pipe'] },
+  { stdio: ['inherit', 'pipe', 'pipe'] },
 );
+// The runner relays a test file's stderr on its own stdout, so both streams are scanned.
 const skipped = new Set();
-let pending = '';
-child.stderr.on('data', (chunk) => {
-  process.stderr.write(chunk);
-  pending += chunk.toString();
-  const lines = pending.split('\n');
-  pending = lines.pop() ?? '';
-  for (const line of lines) if (line.includes('SKIPPED')) skipped.add(line.trim());
-});
-child.on('exit', (code, signal) => {
-  if (pending.includes('SKIPPED')) skipped.add(pending.trim());
+function watch(stream, sink) {
+  let pending = '';
+  stream.on('data', (chunk) => {
+    sink.write(chunk);
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.includes('SKIPPED')) skipped.add(line.trim());
+  });
+  stream.on('end', () => {
+    if (pending.includes('SKIPPED')) skipped.add(pending.trim());
+  });
+}
+watch(child.stdout, process.stdout);
+watch(child.stderr, process.stderr);
+child.on('close', (code, signal) => {
   if (skipped.size > 0) {
     console.error('\n================ NOT EVERYTHING RAN ================');
     for (const line of skipped) console.error(line);
