@@ -15,7 +15,7 @@ import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../h
 import { freePort } from '../helpers/real-backends.js';
 import { makeDataDir } from '../helpers/server-process.js';
 import { mysqlDirectoryTarget, sqliteDirectoryTarget, type DirectoryTarget } from './targets.js';
-import { deviceVectors as devices } from './vectors.js';
+import { deviceVectors as devices } from '../helpers/vectors.js';
 
 
 const mariadbSkip = skipWithoutMariadb('directory contract on MariaDB (test/contract/directories.test.ts)');

@@ -16,7 +16,7 @@ import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 import { skipIfAny } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import {
   assertExpiryNear,
   mysqlDirectoryTarget,
@@ -26,7 +26,7 @@ import {
   type DirectoryTarget,
   type StoreTarget,
 } from './targets.js';
-import { deviceVectors as devices, envelopeVectors as envelopes } from './vectors.js';
+import { deviceVectors as devices, envelopeVectors as envelopes } from '../helpers/vectors.js';
 
 
 const SESSION_TTL = 3600;
@@ -261,6 +261,17 @@ for (const combination of combinations) {
             else assertAnswer(reply, 200, { message: Message.notFound, code: Code.notFound });
           }
           assert.equal(await directory.devicesOf(userId), vector.meta_value_after);
+        });
+      }
+
+      for (const vector of devices.malformed) {
+        test(`malformed ${vector.name}: holds no devices, is logged, stays byte for byte`, async () => {
+          const uuid = `00000000-0000-4000-8000-${String(++uuidCounter).padStart(12, '0')}`;
+          const userId = await directory.addUser(uuid, vector.meta_value);
+          assertAnswer(await postForm(url, { key: `${uuid}phone-01`, status: 'on' }), 200, { message: Message.notFound, code: Code.notFound });
+          assert.equal(await directory.devicesOf(userId), vector.meta_value);
+          const warning = await waitForLog(server, (line) => line.msg === 'devices meta value unusable: treated as holding no devices' && line.wpUserId === userId);
+          assert.ok(warning, 'the unusable value is logged');
         });
       }
     });

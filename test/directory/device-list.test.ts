@@ -1,6 +1,5 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
   addDevice,
@@ -12,6 +11,7 @@ import {
   setDeviceStatus,
   type DeviceListErrorCode,
 } from '../../src/directory/device-list.js';
+import { deviceVectors } from '../helpers/vectors.js';
 import {
   parsePhp,
   phpKeyIdentity,
@@ -21,25 +21,7 @@ import {
   type PhpValue,
 } from '../../src/directory/php-serialize.js';
 
-interface DeviceCase {
-  name: string;
-  meta_value: string;
-  device_id: string;
-  found: boolean;
-  device_name: string | null;
-  set_status: 'on' | 'off';
-  meta_value_after: string;
-}
-
-interface MalformedCase {
-  name: string;
-  meta_value: string;
-}
-
-const fixtures = JSON.parse(readFileSync(new URL('../fixtures/devices.json', import.meta.url), 'utf8')) as {
-  cases: DeviceCase[];
-  malformed: MalformedCase[];
-};
+const fixtures = deviceVectors;
 
 const MAP = 'a:2:{s:8:"phone-01";a:2:{s:4:"name";s:5:"Phone";s:6:"status";s:3:"off";}s:3:"tab";a:2:{s:4:"name";s:6:"Tablet";s:6:"status";s:2:"on";}}';
 const LIST = 'a:2:{i:0;a:3:{s:2:"id";s:2:"a1";s:4:"name";s:4:"Desk";s:6:"status";s:3:"off";}i:1;a:3:{s:2:"id";s:2:"b2";s:4:"name";s:3:"Car";s:6:"status";s:3:"off";}}';

@@ -1,16 +1,12 @@
 // SPEC §5/§6 conformance: the pyca/cryptography vectors in test/fixtures/envelopes.json.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { openEnvelope, InvalidEnvelopeError, rsaOaepUnwrapper } from '../../src/envelope/index.js';
 import { messageId } from '../../src/protocol/message-id.js';
 
-interface ValidCase { name: string; message: string; plaintext: string; canonical_minute: string; id: string }
-interface InvalidCase { name: string; message: string }
-interface Fixture { user_id: string; device_id: string; private_key: string; valid: ValidCase[]; invalid: InvalidCase[] }
+import { envelopeVectors as fixture } from '../helpers/vectors.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/envelopes.json', import.meta.url), 'utf8')) as Fixture;
 const unwrapper = rsaOaepUnwrapper(createPrivateKey(fixture.private_key));
 
 describe('envelope fixtures: valid', () => {

@@ -1,4 +1,4 @@
-/** The conformance vectors of test/fixtures (copied from ../shared/vectors), typed once for the contract suites. */
+/** The conformance vectors of test/fixtures (copied from ../shared/vectors), typed and loaded once for every suite. */
 import { readFileSync } from 'node:fs';
 
 export interface EnvelopeVectors {
