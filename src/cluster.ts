@@ -8,7 +8,6 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
 
 /** What a worker tells the primary once it listens. */
 interface ListeningMessage {
@@ -30,10 +29,14 @@ const MAX_RESTART_DELAY_MS = 10_000;
 const STOP_DEADLINE_MS = 30_000;
 
 export async function run(config: Config): Promise<void> {
+  if (cluster.isPrimary && config.workers > 1) {
+    runPrimary(config, createLogger(config.logLevel));
+    return;
+  }
+  // Loaded only where it serves: the primary keeps out Fastify, the backends and their clients.
+  const { startServer } = await import('./server.js');
   if (config.workers <= 1) {
     await startServer(config);
-  } else if (cluster.isPrimary) {
-    runPrimary(config, createLogger(config.logLevel));
   } else {
     const server = await startServer(config, undefined, { role: 'worker' });
     const message: ListeningMessage = {
