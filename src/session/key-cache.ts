@@ -25,6 +25,7 @@ export interface KeyCacheOptions {
 }
 
 /** Defaults: a parsed RSA-2048 key is about 3 KB and an AES entry under 0.5 KB, so at most ~30 MB. */
+export const DEFAULT_CACHE_SESSIONS = 4096;
 export const DEFAULT_KEYS_PER_SESSION = 8;
 
 interface Entry {
