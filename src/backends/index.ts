@@ -12,6 +12,7 @@ import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, type SqliteDatabase } from './sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
+import { WriteBatcher } from './sqlite/write-batch.js';
 
 export interface Backends {
   sessions: SessionStore;
@@ -62,7 +63,14 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     redis ??
     (() => {
       const { db, handle } = sqlite();
-      return { sessions: new SqliteSessionStore(db), messages: new SqliteMessageStore(db), handle, description: `sqlite (${config.dataDir})` };
+      // One batcher for both stores: a submit's message and session renewal share one commit.
+      const writes = new WriteBatcher(db);
+      return {
+        sessions: new SqliteSessionStore(db, writes),
+        messages: new SqliteMessageStore(db, writes),
+        handle,
+        description: `sqlite (${config.dataDir})`,
+      };
     })();
   const directory =
     mysql ??

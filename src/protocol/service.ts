@@ -141,6 +141,13 @@ export class ProtocolService {
     }
 
     const id = messageId(session.user_id, session.device_id, opened.canonicalMinute, opened.plaintextBytes);
+    // The renewal runs beside the store write rather than after it: a duplicate renews too, and
+    // a failed renewal changes no answer, so nothing waits on its order; stores may then commit
+    // both at once. It is started first so that a failing store write still has it handled.
+    const renewal = sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
+      // The session merely keeps its old expiry; the message's answer stands.
+      log.warn({ err: error }, 'session expiry not renewed');
+    });
     const stored = await messages.putIfAbsent(
       {
         id,
@@ -153,13 +160,7 @@ export class ProtocolService {
       },
       settings.messageTtlSeconds,
     );
-
-    try {
-      await sessions.renew(key.key, settings.sessionTtlSeconds);
-    } catch (error) {
-      // The message is stored: acknowledging it is right; the session merely keeps its old expiry.
-      log.warn({ err: error }, 'message stored but session expiry not renewed');
-    }
+    await renewal;
     return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
   }
 

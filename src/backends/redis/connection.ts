@@ -86,6 +86,9 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     retryStrategy: reconnectDelay,
+    // Commands issued in one event-loop turn (many concurrent submits) go out in one write;
+    // each is still its own single-key command, so this stays Cluster-compatible.
+    enableAutoPipelining: true,
   });
   // One log line per outage and one per recovery, not one per reconnect attempt.
   let down = false;

@@ -12,6 +12,7 @@ import {
 } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { expiryFrom, type SqliteDatabase } from './database.js';
+import { WriteBatcher } from './write-batch.js';
 
 const BACKEND = 'sqlite';
 /** A row is live while it has no expiry or its expiry is in the future; `@now` is bound per call. */
@@ -25,7 +26,11 @@ export class SqliteSessionStore implements SessionStore {
   private readonly renewQuery;
   private readonly deleteQuery;
 
-  constructor(db: SqliteDatabase) {
+  /** `writes` is shared by the stores of one database, so their writes commit together. */
+  constructor(
+    db: SqliteDatabase,
+    private readonly writes = new WriteBatcher(db),
+  ) {
     // One statement, so set-if-absent is atomic even across processes: an expired row counts as absent.
     this.createQuery = db.prepare(
       `INSERT INTO sessions (key, record, expires_at) VALUES (@key, @record, @expiresAt)
@@ -42,11 +47,13 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   create(key: string, record: SessionRecord, ttl: TtlSeconds): Promise<boolean> {
-    return orUnavailable(BACKEND, () => {
-      const now = Date.now();
-      const result = this.createQuery.run({ key, record: encodeSession(record), expiresAt: expiryFrom(now, ttl), now });
-      return result.changes === 1;
-    });
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        const now = Date.now();
+        const result = this.createQuery.run({ key, record: encodeSession(record), expiresAt: expiryFrom(now, ttl), now });
+        return result.changes === 1;
+      }),
+    );
   }
 
   get(key: string): Promise<SessionRecord | null> {
@@ -57,17 +64,21 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   renew(key: string, ttl: TtlSeconds): Promise<void> {
-    return orUnavailable(BACKEND, () => {
-      const now = Date.now();
-      this.renewQuery.run({ key, expiresAt: expiryFrom(now, ttl), now });
-    });
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        const now = Date.now();
+        this.renewQuery.run({ key, expiresAt: expiryFrom(now, ttl), now });
+      }),
+    );
   }
 
   delete(key: string): Promise<boolean> {
-    return orUnavailable(BACKEND, () => {
-      const row = this.deleteQuery.get({ key });
-      return row !== undefined && (row.expires_at === null || row.expires_at > Date.now());
-    });
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        const row = this.deleteQuery.get({ key });
+        return row !== undefined && (row.expires_at === null || row.expires_at > Date.now());
+      }),
+    );
   }
 }
 
@@ -76,7 +87,10 @@ export class SqliteMessageStore implements MessageStore {
   private readonly getQuery;
   private readonly listQuery;
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly writes = new WriteBatcher(db),
+  ) {
     this.putQuery = db.prepare(
       `INSERT INTO messages (id, record, expires_at) VALUES (@id, @record, @expiresAt)
        ON CONFLICT (id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
@@ -91,11 +105,13 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
-    return orUnavailable(BACKEND, () => {
-      const now = Date.now();
-      const result = this.putQuery.run({ id: record.id, record: encodeMessage(record), expiresAt: expiryFrom(now, ttl), now });
-      return result.changes === 1;
-    });
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        const now = Date.now();
+        const result = this.putQuery.run({ id: record.id, record: encodeMessage(record), expiresAt: expiryFrom(now, ttl), now });
+        return result.changes === 1;
+      }),
+    );
   }
 
   get(id: string): Promise<MessageRecord | null> {
