@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
 
 const SERVER = 'mariadbd';
 const INSTALL_DB = 'mariadb-install-db';
@@ -51,31 +51,15 @@ export interface MariadbServerOptions {
   tablePrefix?: string;
 }
 
-export interface MariadbServer {
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
+export interface MariadbServer extends ManagedServer {
   readonly database: string;
   readonly user: string;
   readonly password: string;
   readonly tablePrefix: string;
-  /** What the secure message server needs to use this database as its WordPress directory. */
-  readonly env: Record<string, string>;
   /** A statement as root over the socket (seeding, assertions, grants); returns the rows. */
   sql<T = Record<string, unknown>>(statement: string, params?: unknown[]): Promise<T[]>;
   /** Empties the usermeta table, so tests in one file start alike. */
   reset(): Promise<void>;
-  running(): boolean;
-  /** SIGTERM waits for a clean shutdown; SIGKILL is a crash (InnoDB recovers on start). */
-  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-  /** Starts it again on the same port and data; resolves once it takes connections. */
-  start(): Promise<void>;
-  pause(): void;
-  resume(): void;
-  /** The server's error log, for failure messages. */
-  log(): string;
-  /** Stops it and removes its folder. */
-  close(): Promise<void>;
 }
 
 export async function startMariadbServer(options: MariadbServerOptions = {}): Promise<MariadbServer> {

@@ -10,6 +10,27 @@ import { accessSync, constants, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
+/** What a test can do to a server process it started (redis-server, mariadbd). */
+export interface ManagedServer {
+  readonly host: string;
+  readonly port: number;
+  readonly dir: string;
+  /** What the secure message server needs to use this backend. */
+  readonly env: Record<string, string>;
+  running(): boolean;
+  /** SIGTERM waits for a clean shutdown; SIGKILL is a crash. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it answers. */
+  start(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing answers. */
+  pause(): void;
+  resume(): void;
+  /** The server's own log, for failure messages. */
+  log(): string;
+  /** Stops it and removes its folder. */
+  close(): Promise<void>;
+}
+
 export const REQUIRE_REAL_BACKENDS = process.env.REQUIRE_REAL_BACKENDS === '1';
 
 /** The absolute path of an executable on PATH (or in the sbin folders Debian puts servers in), or null. */

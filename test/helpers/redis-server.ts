@@ -15,7 +15,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
 
 const BINARY = 'redis-server';
 const INSTALL = "Debian's redis-server (apt-get install redis-server)";
@@ -36,26 +36,9 @@ export interface RedisServerOptions {
   password?: string;
 }
 
-export interface RedisServer {
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
-  /** What the secure message server needs to use this Redis. */
-  readonly env: Record<string, string>;
+export interface RedisServer extends ManagedServer {
   /** A test-side connection to a database; closed by close(). */
   client(db: number): Redis;
-  running(): boolean;
-  /** SIGTERM waits for a clean shutdown; SIGKILL is a crash. */
-  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-  /** Starts it again on the same port and folder; resolves once it answers PING. */
-  start(): Promise<void>;
-  /** SIGSTOP: connections stay open but nothing answers. */
-  pause(): void;
-  resume(): void;
-  /** The server's own log, for failure messages. */
-  log(): string;
-  /** Stops it and removes its folder. */
-  close(): Promise<void>;
 }
 
 /** One PING over a raw socket (AUTH first when needed): true on +PONG. */

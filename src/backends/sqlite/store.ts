@@ -17,6 +17,16 @@ import { WriteBatcher } from './write-batch.js';
 const BACKEND = 'sqlite';
 /** A row is live while it has no expiry or its expiry is in the future; `@now` is bound per call. */
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
+/**
+ * Set-if-absent as one statement, so it is atomic even across processes: a row past its expiry
+ * counts as absent and is replaced; `changes` is 1 when this call wrote the row.
+ */
+function setIfAbsentStatement(table: 'sessions' | 'messages', keyColumn: 'key' | 'id'): string {
+  return `INSERT INTO ${table} (${keyColumn}, record, expires_at) VALUES (@${keyColumn}, @record, @expiresAt)
+    ON CONFLICT (${keyColumn}) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
+    WHERE NOT ${LIVE.replaceAll('expires_at', `${table}.expires_at`)}`;
+}
+
 /** How often rows past their expiry are deleted; reads ignore them in between. */
 const PURGE_INTERVAL_MS = 60_000;
 
@@ -31,12 +41,7 @@ export class SqliteSessionStore implements SessionStore {
     db: SqliteDatabase,
     private readonly writes = new WriteBatcher(db),
   ) {
-    // One statement, so set-if-absent is atomic even across processes: an expired row counts as absent.
-    this.createQuery = db.prepare(
-      `INSERT INTO sessions (key, record, expires_at) VALUES (@key, @record, @expiresAt)
-       ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
-       WHERE NOT ${LIVE.replaceAll('expires_at', 'sessions.expires_at')}`,
-    );
+    this.createQuery = db.prepare(setIfAbsentStatement('sessions', 'key'));
     this.getQuery = db.prepare<{ key: string; now: number }, { record: string }>(
       `SELECT record FROM sessions WHERE key = @key AND ${LIVE}`,
     );
@@ -91,11 +96,7 @@ export class SqliteMessageStore implements MessageStore {
     db: SqliteDatabase,
     private readonly writes = new WriteBatcher(db),
   ) {
-    this.putQuery = db.prepare(
-      `INSERT INTO messages (id, record, expires_at) VALUES (@id, @record, @expiresAt)
-       ON CONFLICT (id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
-       WHERE NOT ${LIVE.replaceAll('expires_at', 'messages.expires_at')}`,
-    );
+    this.putQuery = db.prepare(setIfAbsentStatement('messages', 'id'));
     this.getQuery = db.prepare<{ id: string; now: number }, { record: string }>(
       `SELECT record FROM messages WHERE id = @id AND ${LIVE}`,
     );
