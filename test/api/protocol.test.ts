@@ -7,7 +7,7 @@ import { createPublicKey } from 'node:crypto';
 import { answers, BadRequestReason, Code, Message } from '../../src/protocol/answers.js';
 import { findDevice } from '../../src/directory/device-list.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
-import { clientKey, OTHER_UUID, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
+import { clientKey, META_KEYS, OTHER_UUID, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
 import { postForm, postMultipart, request, type Reply } from '../helpers/http.js';
 import { waitForLog } from '../helpers/server-process.js';
 
@@ -327,5 +327,33 @@ describe('store unreachable', () => {
     const ready = await request(fx.server.url, '/readyz');
     assertJson(ready, 200, Code.ok);
     assertJson(await auth(fx.server.url, clientKey('phone-01')), 200, Code.ok, undefined);
+  });
+});
+
+describe('settings that shape the protocol', () => {
+  let fx: EmbeddedFixture;
+  before(async () => {
+    fx = await startEmbedded([], { SESSION_KEY_BITS: '3072', USER_ID_LENGTH: '8', KEY_POOL_SIZE: '0' });
+    await fx.directory.addUser('user-001');
+    await fx.directory.addDevice('user-001', 'sensor', 'Sensor');
+  });
+  after(async () => fx.close());
+
+  test('USER_ID_LENGTH splits the key, and SESSION_KEY_BITS=3072 gives 3072-bit session keys that work', async () => {
+    const reply = await auth(fx.server.url, 'user-001sensor');
+    assertJson(reply, 200, Code.ok);
+    const publicKey = String(reply.body.message);
+    assert.equal(createPublicKey(publicKey).asymmetricKeyDetails?.modulusLength, 3072);
+    const sent = await postForm(fx.server.url, { key: 'user-001sensor', message: encryptEnvelope(publicKey, 'long key', { oaepHash: 'SHA-1' }) });
+    assertJson(sent, 200, Code.ok, Message.delivered);
+    assert.equal((await fx.messages.get(String(sent.body.id)))?.user_id, 'user-001');
+  });
+
+  test('a UUID held by two users finds no one', async () => {
+    await fx.directory.addUser('user-002');
+    await fx.directory.addDevice('user-002', 'sensor', 'Sensor');
+    // WordPress allows the same meta on two users; SPEC §3 says that is "not found".
+    await fx.usermeta.insert('999', META_KEYS.uuidMetaKey, 'user-002');
+    assertJson(await auth(fx.server.url, 'user-002sensor'), 200, Code.notFound, Message.notFound);
   });
 });
