@@ -34,6 +34,8 @@ const SETTINGS = {
   reusedMessages: 4000,
   concurrency: 16,
   authConcurrency: 4,
+  /** Auths (each then logged out) before the measured ones, so the first measured auths do not pay for JIT warm-up. */
+  warmupAuths: 16,
   workers: availableParallelism(),
   ceilingSeconds: 2,
   bareSeconds: 4,
@@ -308,11 +310,12 @@ interface StoreRun {
 
 async function benchStore(target: StoreTarget, settings: Settings): Promise<{ run: StoreRun; submitBodies: Buffer[] }> {
   const uuids = Array.from({ length: settings.sessions }, () => randomUUID());
-  say(`${target.name}: seeding ${uuids.length} users`);
-  await target.seed(uuids);
+  const warmupUuids = Array.from({ length: settings.warmupAuths }, () => randomUUID());
+  say(`${target.name}: seeding ${uuids.length} users (+${warmupUuids.length} for the warm-up)`);
+  await target.seed([...uuids, ...warmupUuids]);
 
   // Enough keys in every worker's pool for its share of the auths, with room for an uneven share.
-  const poolSize = Math.ceil((settings.sessions / settings.workers) * 1.6) + 2;
+  const poolSize = Math.ceil(((settings.sessions + settings.warmupAuths) / settings.workers) * 1.6) + 2;
   say(`${target.name}: starting the server (WORKERS=${settings.workers}, KEY_POOL_SIZE=${poolSize})`);
   const server = await startServer(target.env, target.dataDir, settings, poolSize);
   try {
@@ -322,6 +325,13 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     const poolReady = await until(ready, settings.poolWaitSeconds * 1000);
     say(`${target.name}: key pools ${poolReady ? 'full' : 'NOT full after the wait; auth will partly generate on demand'}`);
 
+    if (warmupUuids.length > 0) {
+      for (const status of ['on', 'off']) {
+        const requests = warmupUuids.map((uuid) => formPost(hostname, port, '/api', { key: `${uuid}${DEVICE}`, status }));
+        await runLoad({ host: hostname, port, requests, concurrency: settings.authConcurrency, keepBodies: false });
+      }
+      say(`${target.name}: warm-up: ${warmupUuids.length} auths and logouts, not measured`);
+    }
     const authRequests = uuids.map((uuid) => formPost(hostname, port, '/api', { key: `${uuid}${DEVICE}`, status: 'on' }));
     const drainsBefore = server.warnings().filter((event) => String(event.msg).startsWith('key pool empty')).length;
     const authResult = await runLoad({ host: hostname, port, requests: authRequests, concurrency: settings.authConcurrency, keepBodies: true });

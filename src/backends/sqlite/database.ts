@@ -29,6 +29,9 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
     );
     CREATE INDEX IF NOT EXISTS ${tablePrefix}usermeta_user_id ON ${tablePrefix}usermeta (user_id);
     CREATE INDEX IF NOT EXISTS ${tablePrefix}usermeta_meta_key ON ${tablePrefix}usermeta (meta_key);
+    -- Every auth finds its user by (meta_key, meta_value); WordPress indexes meta_key alone,
+    -- which makes that a scan over every user's UUID row.
+    CREATE INDEX IF NOT EXISTS ${tablePrefix}usermeta_meta_key_value ON ${tablePrefix}usermeta (meta_key, meta_value);
     CREATE TABLE IF NOT EXISTS sessions (
       key        TEXT PRIMARY KEY,
       record     TEXT NOT NULL,
