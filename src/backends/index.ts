@@ -9,7 +9,7 @@ import type { UsermetaTable } from '../directory/usermeta.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
 import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
-import { openEmbeddedDatabase, type SqliteDatabase } from './sqlite/database.js';
+import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
@@ -27,14 +27,19 @@ export interface Backends {
 
 interface Embedded {
   db: SqliteDatabase;
+  /** Every write of the store and the directory: one commit for a turn's writes, and no sleeping on the lock. */
+  writes: WriteBatcher;
   handle: BackendHandle;
 }
 
 function openEmbedded(config: Config): Embedded {
   const db = openEmbeddedDatabase(config.dataDir, config.tablePrefix);
-  const stopPurge = startExpiryPurge(db);
+  const writer = openWriterConnection(config.dataDir);
+  const writes = new WriteBatcher(writer);
+  const stopPurge = startExpiryPurge(writes);
   return {
     db,
+    writes,
     handle: {
       name: 'sqlite',
       ping: async () => {
@@ -42,6 +47,7 @@ function openEmbedded(config: Config): Embedded {
       },
       close: async () => {
         stopPurge();
+        writer.close();
         db.close();
       },
     },
@@ -62,9 +68,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   const store =
     redis ??
     (() => {
-      const { db, handle } = sqlite();
-      // One batcher for both stores: a submit's message and session renewal share one commit.
-      const writes = new WriteBatcher(db);
+      const { db, writes, handle } = sqlite();
       return {
         sessions: new SqliteSessionStore(db, writes),
         messages: new SqliteMessageStore(db, writes),
@@ -75,8 +79,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   const directory =
     mysql ??
     (() => {
-      const { db, handle } = sqlite();
-      return { usermeta: new SqliteUsermetaTable(db, config.tablePrefix), handle, description: `sqlite (${config.dataDir})` };
+      const { db, writes, handle } = sqlite();
+      return { usermeta: new SqliteUsermetaTable(db, config.tablePrefix, writes), handle, description: `sqlite (${config.dataDir})` };
     })();
 
   const handles = [...new Set([store.handle, directory.handle])];

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { EMBEDDED_DATABASE_FILE, openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
+import { EMBEDDED_DATABASE_FILE, openEmbeddedDatabase, openWriterConnection } from '../../src/backends/sqlite/database.js';
 import { WriteBatcher } from '../../src/backends/sqlite/write-batch.js';
 import { makeDataDir } from '../helpers/server-process.js';
 
@@ -36,20 +36,45 @@ describe('WriteBatcher', () => {
     assert.equal(count(), 22);
   });
 
-  test('when the transaction cannot begin, every write of the batch is rejected and nothing is written', async () => {
+  test('while another process holds the write lock, writes wait without blocking the event loop, then commit', async () => {
+    const writer = openWriterConnection(data.dir);
     const other = new Database(join(data.dir, EMBEDDED_DATABASE_FILE));
-    other.pragma('busy_timeout = 0');
-    db.pragma('busy_timeout = 50');
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 5);
+    try {
+      const writes = new WriteBatcher(writer);
+      const insertOnWriter = writer.prepare('INSERT INTO t (n) VALUES (?)');
+      const pending = Promise.all([writes.run(() => insertOnWriter.run(300)), writes.run(() => insertOnWriter.run(301))]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.ok(ticks >= 5, `the event loop kept running while the writes waited (${ticks} ticks)`);
+      assert.equal(count(), 22, 'nothing written while the lock is held');
+      other.exec('COMMIT');
+      await pending;
+      assert.equal(count(), 24);
+    } finally {
+      clearInterval(ticker);
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      writer.close();
+    }
+  });
+
+  test('when the lock stays taken past the wait, every write of the batch is rejected and nothing is written', async () => {
+    const writer = openWriterConnection(data.dir);
+    const other = new Database(join(data.dir, EMBEDDED_DATABASE_FILE));
     other.exec('BEGIN IMMEDIATE');
     try {
-      const writes = new WriteBatcher(db);
-      const outcomes = await Promise.allSettled([writes.run(() => insert.run(200)), writes.run(() => insert.run(201))]);
+      const writes = new WriteBatcher(writer);
+      const insertOnWriter = writer.prepare('INSERT INTO t (n) VALUES (?)');
+      const outcomes = await Promise.allSettled([writes.run(() => insertOnWriter.run(200)), writes.run(() => insertOnWriter.run(201))]);
       assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+      assert.equal((outcomes[0] as PromiseRejectedResult).reason.code, 'SQLITE_BUSY');
     } finally {
       other.exec('ROLLBACK');
       other.close();
-      db.pragma('busy_timeout = 5000');
+      writer.close();
     }
-    assert.equal(count(), 22);
+    assert.equal(count(), 24);
   });
 });

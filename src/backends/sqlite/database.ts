@@ -46,6 +46,19 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
   return db;
 }
 
+/**
+ * A second connection to the embedded file for the WriteBatcher: busy_timeout 0, so a write
+ * that finds the lock taken returns at once and is retried on a timer instead of sleeping the
+ * event loop. The schema is already there (openEmbeddedDatabase ran first).
+ */
+export function openWriterConnection(dataDir: string): SqliteDatabase {
+  const db = new Database(join(dataDir, EMBEDDED_DATABASE_FILE));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 0');
+  return db;
+}
+
 /** Epoch milliseconds at which a record with this TTL expires; null = never. */
 export function expiryFrom(now: number, ttlSeconds: number): number | null {
   return ttlSeconds > 0 ? now + ttlSeconds * 1000 : null;

@@ -39,14 +39,14 @@ export class SqliteSessionStore implements SessionStore {
   /** `writes` is shared by the stores of one database, so their writes commit together. */
   constructor(
     db: SqliteDatabase,
-    private readonly writes = new WriteBatcher(db),
+    private readonly writes: WriteBatcher = new WriteBatcher(db),
   ) {
-    this.createQuery = db.prepare(setIfAbsentStatement('sessions', 'key'));
+    this.createQuery = writes.db.prepare(setIfAbsentStatement('sessions', 'key'));
     this.getQuery = db.prepare<{ key: string; now: number }, { record: string }>(
       `SELECT record FROM sessions WHERE key = @key AND ${LIVE}`,
     );
-    this.renewQuery = db.prepare(`UPDATE sessions SET expires_at = @expiresAt WHERE key = @key AND ${LIVE}`);
-    this.deleteQuery = db.prepare<{ key: string }, { expires_at: number | null }>(
+    this.renewQuery = writes.db.prepare(`UPDATE sessions SET expires_at = @expiresAt WHERE key = @key AND ${LIVE}`);
+    this.deleteQuery = writes.db.prepare<{ key: string }, { expires_at: number | null }>(
       `DELETE FROM sessions WHERE key = @key RETURNING expires_at`,
     );
   }
@@ -94,9 +94,9 @@ export class SqliteMessageStore implements MessageStore {
 
   constructor(
     db: SqliteDatabase,
-    private readonly writes = new WriteBatcher(db),
+    private readonly writes: WriteBatcher = new WriteBatcher(db),
   ) {
-    this.putQuery = db.prepare(setIfAbsentStatement('messages', 'id'));
+    this.putQuery = writes.db.prepare(setIfAbsentStatement('messages', 'id'));
     this.getQuery = db.prepare<{ id: string; now: number }, { record: string }>(
       `SELECT record FROM messages WHERE id = @id AND ${LIVE}`,
     );
@@ -132,18 +132,19 @@ export class SqliteMessageStore implements MessageStore {
   }
 }
 
-/** Deletes expired rows now and then; returns a function that stops it. */
-export function startExpiryPurge(db: SqliteDatabase): () => void {
-  const sessions = db.prepare(`DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?`);
-  const messages = db.prepare(`DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?`);
+/** Deletes expired rows now and then, through the writer; returns a function that stops it. */
+export function startExpiryPurge(writes: WriteBatcher): () => void {
+  const sessions = writes.db.prepare(`DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?`);
+  const messages = writes.db.prepare(`DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?`);
   const timer = setInterval(() => {
-    try {
-      const now = Date.now();
-      sessions.run(now);
-      messages.run(now);
-    } catch {
+    const now = Date.now();
+    writes
+      .run(() => {
+        sessions.run(now);
+        messages.run(now);
+      })
       // A busy or closed database: the next round tries again; reads ignore expired rows anyway.
-    }
+      .catch(() => undefined);
   }, PURGE_INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);
