@@ -14,11 +14,11 @@
  * Suites that need it use `skip: skipWithoutMariadb('the suites')`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
 
 const SERVER = 'mariadbd';
 const INSTALL_DB = 'mariadb-install-db';
@@ -111,13 +111,7 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
   let root: Connection | undefined;
   /** Set once the database exists, so a root connection opened after a restart selects it too. */
   let rootDatabase: string | undefined;
-  const readLog = (): string => {
-    try {
-      return readFileSync(errorLog, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const readLog = (): string => readLogFile(errorLog);
   const rootConnection = async (): Promise<Connection> => {
     if (root === undefined) {
       root = await createConnection({ socketPath: socket, user: 'root', database: rootDatabase, charset: 'UTF8MB4_UNICODE_CI', supportBigNumbers: true, bigNumberStrings: true });

@@ -6,7 +6,7 @@
  * REQUIRE_REAL_BACKENDS=1 (set by .ci/run) turns a missing binary from a skip into a failure.
  */
 import { type ChildProcess } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -29,6 +29,15 @@ export interface ManagedServer {
   log(): string;
   /** Stops it and removes its folder. */
   close(): Promise<void>;
+}
+
+/** A server's log file so far; empty while it does not exist yet. */
+export function readLogFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export const REQUIRE_REAL_BACKENDS = process.env.REQUIRE_REAL_BACKENDS === '1';

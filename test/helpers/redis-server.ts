@@ -10,12 +10,12 @@
  * Suites that need it use `skip: skipWithoutRedis('the suites')`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
 
 const BINARY = 'redis-server';
 const INSTALL = "Debian's redis-server (apt-get install redis-server)";
@@ -82,13 +82,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   ];
   let child: ChildProcess | undefined;
   const clients: Redis[] = [];
-  const readLog = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const readLog = (): string => readLogFile(logFile);
 
   const start = async (): Promise<void> => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) throw new Error('redis-server is running already');
