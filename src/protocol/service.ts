@@ -59,7 +59,7 @@ export class ProtocolService {
 
   /** SPEC §4: authenticate a device and open its session. */
   async auth(keyText: string): Promise<Outcome> {
-    const { directory, sessions, keys, settings, log } = this.deps;
+    const { directory, sessions, keys, settings } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
     // Cheap early answer for the common retry; the atomic create below still decides races.

@@ -1,5 +1,5 @@
 /** The admin command, run as a process the way a newcomer runs it, on the embedded store. */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findDevice } from '../../src/directory/device-list.js';
 import { META_KEYS, openFixtureStores } from '../helpers/embedded.js';
