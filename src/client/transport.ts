@@ -3,6 +3,7 @@
  * Retry-After, or an error when there is no usable answer.
  */
 import { Code, Message } from '../protocol/answers.js';
+import { API_PATH } from '../protocol/request.js';
 import { AbortedError, NetworkError, ProtocolError, type AnswerBody } from './errors.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -29,7 +30,7 @@ export function apiEndpoint(server: string): URL {
   const url = new URL(server);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`not an http(s) URL: ${server}`);
   url.hash = '';
-  if (!url.pathname.endsWith('/api')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/api`;
+  if (!url.pathname.endsWith(API_PATH)) url.pathname = `${url.pathname.replace(/\/+$/, '')}${API_PATH}`;
   return url;
 }
 

@@ -121,7 +121,7 @@ class Reader {
   }
 
   pattern(name: string, fallback: string, pattern: RegExp, what: string): string {
-    const value = this.env[name] ?? fallback;
+    const value = this.raw(name) ?? fallback;
     if (!pattern.test(value)) throw new ConfigError(name, `must be ${what} (got "${value}")`);
     return value;
   }

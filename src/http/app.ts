@@ -10,7 +10,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import { answers, type Answer, type Code } from '../protocol/answers.js';
-import { dispatch, isAnswer } from '../protocol/request.js';
+import { API_PATH, dispatch, isAnswer } from '../protocol/request.js';
 import type { ProtocolService } from '../protocol/service.js';
 import type { BackendHandle } from '../store/store.js';
 import { handleError, sendAnswer } from './errors.js';
@@ -27,7 +27,6 @@ declare module 'fastify' {
   }
 }
 
-export const API_PATH = '/api';
 /** Methods answered 405 on /api (POST is the route itself). */
 const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 /** More parts than the protocol has fields is not a form of ours. */

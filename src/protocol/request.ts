@@ -5,6 +5,9 @@
 import { answers, BadRequestReason, type Answer } from './answers.js';
 import { MAX_KEY_LENGTH } from './client-key.js';
 
+/** SPEC §1: the one endpoint. Server, client and tests all take the path from here. */
+export const API_PATH = '/api';
+
 /** The form fields of SPEC §1 that the server reads; others are ignored. */
 export const PROTOCOL_FIELDS = ['key', 'status', 'message'] as const;
 export type ProtocolField = (typeof PROTOCOL_FIELDS)[number];

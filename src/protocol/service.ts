@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Directory } from '../directory/directory.js';
 import { InvalidEnvelopeError, openEnvelope } from '../envelope/index.js';
-import { DEFAULT_CACHE_SESSIONS, DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from '../session/key-cache.js';
+import type { SessionKeyCache } from '../session/key-cache.js';
 import type { SessionKeySource } from '../session/key-pair.js';
 import type { MessageStore, SessionRecord, SessionStore } from '../store/store.js';
 import { answers, type Answer } from './answers.js';
@@ -28,8 +28,8 @@ export interface ProtocolDependencies {
   keys: SessionKeySource;
   settings: ProtocolSettings;
   log: Logger;
-  /** Parsed session keys and unwrapped AES keys; by default DEFAULT_CACHE_SESSIONS sessions, dropped when idle for a session TTL. */
-  keyCache?: SessionKeyCache;
+  /** Parsed session keys and unwrapped AES keys (sized by KEY_CACHE_SESSIONS; 0 keeps nothing). */
+  keyCache: SessionKeyCache;
   /** Milliseconds since the epoch; replaceable so tests can move time. */
   now?: () => number;
 }
@@ -47,14 +47,7 @@ export class ProtocolService {
 
   constructor(private readonly deps: ProtocolDependencies) {
     this.now = deps.now ?? Date.now;
-    this.keyCache =
-      deps.keyCache ??
-      new SessionKeyCache({
-        maxSessions: DEFAULT_CACHE_SESSIONS,
-        maxKeysPerSession: DEFAULT_KEYS_PER_SESSION,
-        idleMs: deps.settings.sessionTtlSeconds * 1000,
-        now: this.now,
-      });
+    this.keyCache = deps.keyCache;
   }
 
   /** SPEC §4: authenticate a device and open its session. */

@@ -24,8 +24,10 @@ export interface KeyCacheOptions {
   now?: () => number;
 }
 
-/** Defaults: a parsed RSA-2048 key is about 3 KB and an AES entry under 0.5 KB, so at most ~30 MB. */
-export const DEFAULT_CACHE_SESSIONS = 4096;
+/**
+ * AES keys kept per session. A parsed RSA-2048 key is about 3 KB and an AES entry under 0.5 KB,
+ * so the default KEY_CACHE_SESSIONS (4096) holds at most ~30 MB.
+ */
 export const DEFAULT_KEYS_PER_SESSION = 8;
 
 interface Entry {

@@ -28,8 +28,3 @@ export async function generateSessionKeyPair(bits: SessionKeyBits): Promise<Sess
   });
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
-
-/** A key source that generates each pair when asked. */
-export function onDemandKeySource(bits: SessionKeyBits): SessionKeySource {
-  return { take: () => generateSessionKeyPair(bits) };
-}

@@ -46,6 +46,10 @@ describe('readConfig', () => {
   test('an empty value counts as unset', () => {
     assert.equal(readConfig({ REDIS_PASSWORD: '', PORT: '' }).redis, undefined);
     assert.equal(readConfig({ PORT: '' }).port, 8000);
+    const blanks = readConfig({ LOG_LEVEL: '', DB_TABLE_PREFIX: '', WP_UUID_META_KEY: '' });
+    assert.equal(blanks.logLevel, 'info');
+    assert.equal(blanks.tablePrefix, 'wp_');
+    assert.equal(blanks.wpUuidMetaKey, 'uuid');
   });
 
   const bad: Array<[string, string]> = [

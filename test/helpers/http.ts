@@ -1,4 +1,6 @@
 /** A tiny HTTP client for the tests: real requests over the loopback, both body formats. */
+import { API_PATH } from '../../src/protocol/request.js';
+
 export interface Reply {
   status: number;
   headers: Headers;
@@ -19,7 +21,7 @@ async function toReply(response: Response): Promise<Reply> {
 
 /** POST /api as application/x-www-form-urlencoded. */
 export async function postForm(baseUrl: string, fields: Record<string, string> | [string, string][]): Promise<Reply> {
-  const response = await fetch(`${baseUrl}/api`, { method: 'POST', body: new URLSearchParams(fields) });
+  const response = await fetch(`${baseUrl}${API_PATH}`, { method: 'POST', body: new URLSearchParams(fields) });
   return toReply(response);
 }
 
@@ -30,7 +32,7 @@ export async function postMultipart(baseUrl: string, fields: Record<string, stri
     if (typeof value === 'string') form.append(name, value);
     else form.append(name, value, fileName ?? 'file.bin');
   }
-  return toReply(await fetch(`${baseUrl}/api`, { method: 'POST', body: form }));
+  return toReply(await fetch(`${baseUrl}${API_PATH}`, { method: 'POST', body: form }));
 }
 
 /** Any request, for the odd cases (wrong method, content type, raw bodies). */

@@ -233,6 +233,7 @@ describe('protocol service with the caches', () => {
       keys,
       settings: { userIdLength: 36, sessionTtlSeconds: TTL, messageTtlSeconds: 0, minuteWindow: 0 },
       log: pino({ level: 'silent' }),
+      keyCache: new SessionKeyCache({ maxSessions: 16, maxKeysPerSession: 4, idleMs: TTL * 1000 }),
     });
     assert.equal((await otherWorker.logout(key)).answer.body.message, 'deleted');
     const newPem = (await otherWorker.auth(key)).answer.body.message;
