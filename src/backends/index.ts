@@ -47,6 +47,7 @@ function openEmbedded(config: Config): Embedded {
       },
       close: async () => {
         stopPurge();
+        writes.close();
         writer.close();
         db.close();
       },

@@ -69,19 +69,25 @@ export class ProtocolService {
       private_key: pair.privateKeyPem,
       created_at: new Date(this.now()).toISOString(),
     };
-    if (!(await sessions.create(key.key, record, settings.sessionTtlSeconds))) return { answer: answers.alreadyAuth() };
+    // Both writes start at once, the session first: a store that shares a commit between them
+    // (the embedded one) then makes the auth one durable transaction, and separate backends
+    // work in parallel. Only the session's outcome decides whether this auth won; a status set
+    // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
+    const [created, listed] = await Promise.allSettled([
+      sessions.create(key.key, record, settings.sessionTtlSeconds),
+      directory.setStatus(device.wpUserId, key.deviceId, 'on'),
+    ]);
+    if (created.status === 'rejected') throw created.reason;
+    if (!created.value) return { answer: answers.alreadyAuth() };
     // The cache would notice the older session's entry is stale anyway; this frees it now.
     this.keyCache.evict(key.key);
 
     // SPEC §4: a client never holds a key the server has lost, so a failed status write undoes the session.
-    let stillListed: boolean;
-    try {
-      stillListed = await directory.setStatus(device.wpUserId, key.deviceId, 'on');
-    } catch (error) {
+    if (listed.status === 'rejected') {
       await this.discardSession(key.key);
-      throw error;
+      throw listed.reason;
     }
-    if (!stillListed) {
+    if (!listed.value) {
       await this.discardSession(key.key);
       return { answer: answers.notFound() };
     }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { EMBEDDED_DATABASE_FILE, openEmbeddedDatabase, openWriterConnection } from '../../src/backends/sqlite/database.js';
-import { WriteBatcher } from '../../src/backends/sqlite/write-batch.js';
+import { walFileSync, WriteBatcher, type CommitSync } from '../../src/backends/sqlite/write-batch.js';
 import { makeDataDir } from '../helpers/server-process.js';
 
 describe('WriteBatcher', () => {
@@ -76,5 +76,130 @@ describe('WriteBatcher', () => {
       writer.close();
     }
     assert.equal(count(), 24);
+  });
+});
+
+/** A sync the test finishes or fails by hand, counting how often the batcher asked for one. */
+function heldSync(): { sync: CommitSync; calls: () => number; release: () => void; fail: (error: Error) => void } {
+  const waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  let calls = 0;
+  return {
+    sync: {
+      sync: () => {
+        calls += 1;
+        return new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+      },
+      close: () => undefined,
+    },
+    calls: () => calls,
+    release: () => waiting.splice(0).forEach((sync) => sync.resolve()),
+    fail: (error) => waiting.splice(0).forEach((sync) => sync.reject(error)),
+  };
+}
+
+const settledSoon = async (promise: Promise<unknown>): Promise<boolean> => {
+  let settled = false;
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  return settled;
+};
+
+describe('WriteBatcher durability: commit on the event loop, sync off it, acknowledge after the sync', () => {
+  const data = makeDataDir();
+  const db = openEmbeddedDatabase(data.dir, 'wp_');
+  db.exec('CREATE TABLE t (n INTEGER PRIMARY KEY)');
+  const writer = openWriterConnection(data.dir);
+  const insert = writer.prepare('INSERT INTO t (n) VALUES (?)');
+  const count = (): number => (db.prepare('SELECT COUNT(*) AS c FROM t').get() as { c: number }).c;
+  after(() => {
+    writer.close();
+    db.close();
+    data.remove();
+  });
+
+  test('the writer connection leaves syncing to the batcher (synchronous = NORMAL)', () => {
+    assert.equal(writer.pragma('synchronous', { simple: true }), 1);
+    assert.equal(db.pragma('synchronous', { simple: true }), 2, 'other connections keep FULL');
+  });
+
+  test('a committed write is not acknowledged until the sync after its commit has finished', async () => {
+    const held = heldSync();
+    const writes = new WriteBatcher(writer, held.sync);
+    const pending = writes.run(() => insert.run(1).changes);
+    assert.equal(await settledSoon(pending), false, 'no answer while the sync is open');
+    assert.equal(count(), 1, 'the write is committed (visible to other connections) meanwhile');
+    assert.equal(held.calls(), 1);
+    held.release();
+    assert.equal(await pending, 1);
+  });
+
+  test('writes that arrive during a sync wait for it, then commit together and share one sync', async () => {
+    const held = heldSync();
+    const writes = new WriteBatcher(writer, held.sync);
+    const first = writes.run(() => insert.run(2));
+    await settledSoon(first);
+    assert.equal(held.calls(), 1);
+    const later = [writes.run(() => insert.run(3))];
+    await new Promise((resolve) => setImmediate(resolve));
+    later.push(writes.run(() => insert.run(4)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    later.push(writes.run(() => insert.run(5)));
+    assert.equal(await settledSoon(Promise.race(later)), false);
+    assert.equal(count(), 2, 'nothing commits while the previous group syncs');
+    held.release();
+    await first;
+    assert.equal(await settledSoon(Promise.race(later)), false, 'the later writes need a sync of their own');
+    assert.equal(count(), 5, 'all three committed at once after the sync');
+    assert.equal(held.calls(), 2, 'one more sync for all three');
+    held.release();
+    await Promise.all(later);
+    assert.equal(held.calls(), 2);
+  });
+
+  test('a failed sync fails the writes waiting on it (they are committed, so a retry finds them)', async () => {
+    const held = heldSync();
+    const writes = new WriteBatcher(writer, held.sync);
+    const pending = writes.run(() => insert.run(6));
+    await settledSoon(pending);
+    held.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(pending, { code: 'EIO' });
+    assert.equal(count(), 6);
+    // The batcher goes on: the next write gets its own sync.
+    const next = writes.run(() => insert.run(7).changes);
+    await settledSoon(next);
+    held.release();
+    assert.equal(await next, 1);
+  });
+
+  test('the default sync works on the real WAL file, and an in-memory database needs none', async () => {
+    const writes = new WriteBatcher(writer);
+    try {
+      assert.deepEqual(await Promise.all([writes.run(() => insert.run(8).changes), writes.run(() => insert.run(9).changes)]), [1, 1]);
+      assert.equal(count(), 9);
+    } finally {
+      writes.close();
+    }
+    const memory = new Database(':memory:');
+    try {
+      memory.exec('CREATE TABLE m (n INTEGER)');
+      const memoryWrites = new WriteBatcher(memory);
+      assert.equal(await memoryWrites.run(() => memory.prepare('INSERT INTO m VALUES (1)').run().changes), 1);
+    } finally {
+      memory.close();
+    }
+  });
+
+  test('the default sync targets the WAL file: without one it fails instead of syncing nothing', async () => {
+    const dir = makeDataDir();
+    const rollbackJournal = new Database(join(dir.dir, 'no-wal.sqlite'));
+    try {
+      await assert.rejects(walFileSync(rollbackJournal).sync(), { code: 'ENOENT' });
+    } finally {
+      rollbackJournal.close();
+      dir.remove();
+    }
   });
 });

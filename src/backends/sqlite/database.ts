@@ -50,11 +50,14 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
  * A second connection to the embedded file for the WriteBatcher: busy_timeout 0, so a write
  * that finds the lock taken returns at once and is retried on a timer instead of sleeping the
  * event loop. The schema is already there (openEmbeddedDatabase ran first).
+ *
+ * synchronous=NORMAL only because the WriteBatcher syncs the WAL itself, off the event loop,
+ * before it acknowledges a write: a connection that writes without it must keep FULL.
  */
 export function openWriterConnection(dataDir: string): SqliteDatabase {
   const db = new Database(join(dataDir, EMBEDDED_DATABASE_FILE));
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 0');
   return db;
 }
