@@ -43,6 +43,25 @@ const syncAll = promisify(fsync);
 const closeFile = promisify(close);
 
 /**
+ * A new WAL file is durable only once its directory entry is, so its directory is synced once,
+ * as SQLite's own first sync of a WAL does. Like SQLite, best effort: some file systems refuse to
+ * sync a directory, and Windows cannot open one at all (nor needs to).
+ */
+async function syncDirectoryOf(file: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  try {
+    const directory = await openFile(dirname(file), 'r');
+    try {
+      await syncAll(directory);
+    } finally {
+      await closeFile(directory);
+    }
+  } catch {
+    // Nothing better to do: the file's own data is still synced on every commit.
+  }
+}
+
+/**
  * fdatasync of the WAL file of a file database, on libuv's pool; nothing for an in-memory one.
  * The descriptor is kept: SQLite deletes a WAL only when the last connection closes, and the
  * writer connection stays open as long as this does.
@@ -53,15 +72,9 @@ export function walFileSync(db: SqliteDatabase): CommitSync {
   let opened: Promise<number> | undefined;
   const descriptor = (): Promise<number> =>
     (opened ??= (async () => {
-      const fd = await openFile(walFile, 'r');
-      // A new WAL file is durable only once its directory entry is; SQLite's own first sync of
-      // a WAL does the same.
-      const directory = await openFile(dirname(walFile), 'r');
-      try {
-        await syncAll(directory);
-      } finally {
-        await closeFile(directory);
-      }
+      // Write access although nothing is written: Windows flushes only a handle that may write.
+      const fd = await openFile(walFile, 'r+');
+      await syncDirectoryOf(walFile);
       return fd;
     })().catch((error: unknown) => {
       opened = undefined;
