@@ -314,7 +314,7 @@ describe('store unreachable', () => {
   });
   after(async () => fx.close());
 
-  test('an auth that cannot write its session is 503 with Retry-After, and leaves no session behind', async () => {
+  test('an auth that cannot write its session is 503 with Retry-After, and leaves neither a session nor the status on', async () => {
     // Another connection holds the write lock longer than the server's busy timeout.
     fx.db.exec('BEGIN IMMEDIATE');
     let reply: Reply;
@@ -326,9 +326,12 @@ describe('store unreachable', () => {
     assertJson(reply, 503, Code.unavailable, Message.unavailable);
     assert.ok(Number(reply.headers.get('retry-after')) >= 1);
     assert.equal(await fx.sessions.get(clientKey('phone-01')), null);
+    // The session and the status share one commit on the embedded store: neither was written.
+    assert.notEqual(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'on');
     const ready = await request(fx.server.url, '/readyz');
     assertJson(ready, 200, Code.ok);
     assertJson(await auth(fx.server.url, clientKey('phone-01')), 200, Code.ok, undefined);
+    assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'on');
   });
 });
 

@@ -30,9 +30,7 @@ interface Suite<G> { algorithm: string; numberOfTests: number; testGroups: G[] }
 interface OaepTest { tcId: number; comment: string; msg: string; ct: string; label: string; result: Result }
 interface OaepGroup { sha: string; mgf: string; mgfSha: string; privateKeyPem: string; tests: OaepTest[] }
 interface CbcTest { tcId: number; comment: string; key: string; iv: string; msg: string; ct: string; result: Result }
-interface CbcGroup { tests: CbcTest[] }
 interface GcmTest { tcId: number; comment: string; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: Result }
-interface GcmGroup { tests: GcmTest[] }
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
@@ -207,43 +205,48 @@ function aesCase(
   return 'acceptable';
 }
 
-describe('wycheproof AES', () => {
-  withSuite<CbcGroup>('aes_cbc_pkcs5_test.json', (t, suite) => {
+/** Runs every vector of an AES suite through `check` (which says whether it is within SPEC §5, and how to decrypt it). */
+function checkAesSuite<T extends { tcId: number; comment: string; result: Result; msg: string }>(
+  file: string,
+  enc: ContentEncryption,
+  check: (v: T) => { inRules: boolean; decrypt: () => Buffer },
+): void {
+  withSuite<{ tests: T[] }>(file, (t, suite) => {
     const failures: string[] = [];
     const counts = { checked: 0, valid: 0, invalid: 0, outside: 0, acceptable: 0 };
     for (const group of suite.testGroups) {
       for (const v of group.tests) {
         counts.checked++;
-        const key = hex(v.key);
-        const iv = hex(v.iv);
-        const inRules = AES_KEY_LENGTHS.includes(key.length) && iv.length === 16;
-        counts[aesCase(failures, 'AES-CBC', v, inRules, () => decryptContent('AES-CBC', key, iv, hex(v.ct), Buffer.alloc(0)))]++;
+        const { inRules, decrypt } = check(v);
+        counts[aesCase(failures, enc, v, inRules, decrypt)]++;
       }
     }
-    report(t, 'aes_cbc_pkcs5_test.json', counts);
+    report(t, file, counts);
     assert.deepEqual(failures, []);
     assert.ok(counts.checked > 0, 'no vectors checked');
     assert.equal(counts.checked, suite.numberOfTests);
   });
+}
 
-  withSuite<GcmGroup>('aes_gcm_test.json', (t, suite) => {
-    const failures: string[] = [];
-    const counts = { checked: 0, valid: 0, invalid: 0, outside: 0, acceptable: 0 };
-    for (const group of suite.testGroups) {
-      for (const v of group.tests) {
-        counts.checked++;
-        const key = hex(v.key);
-        const iv = hex(v.iv);
-        const tag = hex(v.tag);
-        const inRules = AES_KEY_LENGTHS.includes(key.length) && iv.length === GCM_IV_LENGTH && tag.length === GCM_TAG_LENGTH;
-        // The WebCrypto layout: ciphertext || tag.
-        const data = Buffer.concat([hex(v.ct), tag]);
-        counts[aesCase(failures, 'AES-GCM', v, inRules, () => decryptContent('AES-GCM', key, iv, data, hex(v.aad)))]++;
-      }
-    }
-    report(t, 'aes_gcm_test.json', counts);
-    assert.deepEqual(failures, []);
-    assert.ok(counts.checked > 0, 'no vectors checked');
-    assert.equal(counts.checked, suite.numberOfTests);
+describe('wycheproof AES', () => {
+  checkAesSuite<CbcTest>('aes_cbc_pkcs5_test.json', 'AES-CBC', (v) => {
+    const key = hex(v.key);
+    const iv = hex(v.iv);
+    return {
+      inRules: AES_KEY_LENGTHS.includes(key.length) && iv.length === 16,
+      decrypt: () => decryptContent('AES-CBC', key, iv, hex(v.ct), Buffer.alloc(0)),
+    };
+  });
+
+  checkAesSuite<GcmTest>('aes_gcm_test.json', 'AES-GCM', (v) => {
+    const key = hex(v.key);
+    const iv = hex(v.iv);
+    const tag = hex(v.tag);
+    // The WebCrypto layout: ciphertext || tag.
+    const data = Buffer.concat([hex(v.ct), tag]);
+    return {
+      inRules: AES_KEY_LENGTHS.includes(key.length) && iv.length === GCM_IV_LENGTH && tag.length === GCM_TAG_LENGTH,
+      decrypt: () => decryptContent('AES-GCM', key, iv, data, hex(v.aad)),
+    };
   });
 });

@@ -13,12 +13,12 @@
  *
  * Suites that need it use `skip: skipWithoutMariadb('the suites')`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, serverProcess, trackFolder, type ManagedServer } from './real-backends.js';
 
 const SERVER = 'mariadbd';
 const INSTALL_DB = 'mariadb-install-db';
@@ -107,7 +107,6 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     ...asRoot,
     ...sizing,
   ];
-  let child: ChildProcess | undefined;
   let root: Connection | undefined;
   /** Set once the database exists, so a root connection opened after a restart selects it too. */
   let rootDatabase: string | undefined;
@@ -128,27 +127,20 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     await connection?.end().catch(() => connection.destroy());
   };
 
-  const start = async (): Promise<void> => {
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) throw new Error('mariadbd is running already');
-    const current = spawn(mariadbd, args, { stdio: 'ignore' });
-    child = current;
-    track(current);
-    await waitUntil(
-      async () => {
-        if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
-        await (await rootConnection()).query('SELECT 1');
-        return true;
-      },
-      START_TIMEOUT_MS,
-      () => `mariadbd on port ${port} did not become ready:\n${readLog()}`,
-    );
-  };
-
-  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+  const lifecycle = serverProcess({
+    binary: mariadbd,
+    args,
+    description: `mariadbd on port ${port}`,
+    ready: async () => {
+      await (await rootConnection()).query('SELECT 1');
+      return true;
+    },
+    readLog,
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  const stop = async (signal?: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
     await dropRoot();
-    if (child === undefined) return;
-    child.kill('SIGCONT');
-    await stopChild(child, signal);
+    await lifecycle.stop(signal);
   };
 
   const sql = async <T,>(statement: string, params: unknown[] = []): Promise<T[]> => {
@@ -156,7 +148,7 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     return rows as T[];
   };
 
-  await start();
+  await lifecycle.start();
   await sql(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
   await sql(`USE \`${database}\``);
   rootDatabase = database;
@@ -184,11 +176,8 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     reset: async () => {
       await sql(`TRUNCATE TABLE \`${tablePrefix}usermeta\``);
     },
-    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    ...lifecycle,
     stop,
-    start,
-    pause: () => child?.kill('SIGSTOP'),
-    resume: () => child?.kill('SIGCONT'),
     log: readLog,
     async close() {
       await stop('SIGKILL');

@@ -5,7 +5,7 @@
  *
  * REQUIRE_REAL_BACKENDS=1 (set by .ci/run) turns a missing binary from a skip into a failure.
  */
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -163,4 +163,53 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
     child.once('exit', () => resolve());
     child.kill(signal);
   });
+}
+
+/** The process half of a ManagedServer, the same for every server binary the tests run. */
+export type ServerProcess = Pick<ManagedServer, 'running' | 'stop' | 'start' | 'pause' | 'resume'>;
+
+export interface ServerProcessOptions {
+  binary: string;
+  args: string[];
+  /** For messages: "redis-server on port 6380". */
+  description: string;
+  /** True once the server answers; may throw while it does not. */
+  ready: () => Promise<boolean>;
+  readLog: () => string;
+  timeoutMs: number;
+}
+
+/** Starts, stops, pauses and resumes one server binary; each start waits until it is ready. */
+export function serverProcess(options: ServerProcessOptions): ServerProcess {
+  let child: ChildProcess | undefined;
+  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+  return {
+    running,
+    async start() {
+      if (running()) throw new Error(`${options.description} is running already`);
+      const current = spawn(options.binary, options.args, { stdio: 'ignore' });
+      child = current;
+      track(current);
+      await waitUntil(
+        async () => {
+          if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
+          return options.ready();
+        },
+        options.timeoutMs,
+        () => `${options.description} did not become ready:\n${options.readLog()}`,
+      );
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child === undefined) return;
+      // A paused process cannot act on SIGTERM.
+      child.kill('SIGCONT');
+      await stopChild(child, signal);
+    },
+    pause: () => {
+      child?.kill('SIGSTOP');
+    },
+    resume: () => {
+      child?.kill('SIGCONT');
+    },
+  };
 }

@@ -9,13 +9,12 @@
  *
  * Suites that need it use `skip: skipWithoutRedis('the suites')`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, stopChild, track, trackFolder, waitUntil, type ManagedServer } from './real-backends.js';
+import { findBinary, freePort, requireBinary, skipUnlessInstalled, readLogFile, serverProcess, trackFolder, type ManagedServer } from './real-backends.js';
 
 const BINARY = 'redis-server';
 const INSTALL = "Debian's redis-server (apt-get install redis-server)";
@@ -80,33 +79,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
   ];
-  let child: ChildProcess | undefined;
   const clients: Redis[] = [];
   const readLog = (): string => readLogFile(logFile);
+  const lifecycle = serverProcess({
+    binary,
+    args,
+    description: `redis-server on port ${port}`,
+    ready: () => answersPing(port, options.password),
+    readLog,
+    timeoutMs: START_TIMEOUT_MS,
+  });
 
-  const start = async (): Promise<void> => {
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) throw new Error('redis-server is running already');
-    const current = spawn(binary, args, { stdio: 'ignore' });
-    child = current;
-    track(current);
-    await waitUntil(
-      async () => {
-        if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
-        return answersPing(port, options.password);
-      },
-      START_TIMEOUT_MS,
-      () => `redis-server on port ${port} did not become ready:\n${readLog()}`,
-    );
-  };
-
-  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
-    if (child === undefined) return;
-    // A paused process cannot act on SIGTERM.
-    child.kill('SIGCONT');
-    await stopChild(child, signal);
-  };
-
-  await start();
+  await lifecycle.start();
   const server: RedisServer = {
     host: '127.0.0.1',
     port,
@@ -124,15 +108,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       clients.push(client);
       return client;
     },
-    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
-    stop,
-    start,
-    pause: () => child?.kill('SIGSTOP'),
-    resume: () => child?.kill('SIGCONT'),
+    ...lifecycle,
     log: readLog,
     async close() {
       for (const client of clients) client.disconnect();
-      await stop('SIGKILL');
+      await lifecycle.stop('SIGKILL');
       removeDir();
     },
   };

@@ -170,17 +170,20 @@ describe('protocol service with the caches', () => {
     },
   };
   let now = Date.now();
+  /** One server process over the shared stores: its own cache, and its own clock when given. */
+  const serverProcess = (cache: SessionKeyCache, clock?: () => number): ProtocolService =>
+    new ProtocolService({
+      directory: stores.directory,
+      sessions: stores.sessions,
+      messages: stores.messages,
+      keys,
+      settings: { userIdLength: 36, sessionTtlSeconds: TTL, messageTtlSeconds: 0, minuteWindow: 0 },
+      log: pino({ level: 'silent' }),
+      keyCache: cache,
+      now: clock,
+    });
   const keyCache = new SessionKeyCache({ maxSessions: 16, maxKeysPerSession: 4, idleMs: TTL * 1000, now: () => now });
-  const service = new ProtocolService({
-    directory: stores.directory,
-    sessions: stores.sessions,
-    messages: stores.messages,
-    keys,
-    settings: { userIdLength: 36, sessionTtlSeconds: TTL, messageTtlSeconds: 0, minuteWindow: 0 },
-    log: pino({ level: 'silent' }),
-    keyCache,
-    now: () => now,
-  });
+  const service = serverProcess(keyCache, () => now);
 
   async function authPem(): Promise<string> {
     const outcome = await service.auth(key);
@@ -226,15 +229,7 @@ describe('protocol service with the caches', () => {
     assert.equal(keyCache.stats().aesKeys, 1);
 
     // Another worker process logs the device out and back in: this process's cache sees none of it.
-    const otherWorker = new ProtocolService({
-      directory: stores.directory,
-      sessions: stores.sessions,
-      messages: stores.messages,
-      keys,
-      settings: { userIdLength: 36, sessionTtlSeconds: TTL, messageTtlSeconds: 0, minuteWindow: 0 },
-      log: pino({ level: 'silent' }),
-      keyCache: new SessionKeyCache({ maxSessions: 16, maxKeysPerSession: 4, idleMs: TTL * 1000 }),
-    });
+    const otherWorker = serverProcess(new SessionKeyCache({ maxSessions: 16, maxKeysPerSession: 4, idleMs: TTL * 1000 }));
     assert.equal((await otherWorker.logout(key)).answer.body.message, 'deleted');
     const newPem = (await otherWorker.auth(key)).answer.body.message;
     assert.equal(keyCache.stats().aesKeys, 1, 'the old entry is still here');
