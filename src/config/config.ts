@@ -84,7 +84,8 @@ export function loadEnv(cwd = process.cwd(), env: Env = process.env): Env {
   return { ...fromFile, ...env };
 }
 
-class Reader {
+/** Reads one setting at a time from an environment; every area of the configuration shares it. */
+export class Reader {
   constructor(private readonly env: Env) {}
 
   /** An empty value counts as unset, so `REDIS_PASSWORD=` in a .env changes nothing. */
