@@ -35,6 +35,7 @@ export function answerForError(error: unknown): { answer: Answer; unexpected: bo
 /** Sends an answer with its status, body and Retry-After. */
 export function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
   reply.request.outcomeCode = answer.body.code;
   return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
 }

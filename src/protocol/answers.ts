@@ -11,6 +11,10 @@ export const Code = {
   badRequest: 3,
   tooMany: 4,
   unavailable: 5,
+  /** SPEC §9, §12: the consumer API or the operator listener without the right bearer token. */
+  unauthorized: 6,
+  /** SPEC §9: a bookmark asked to move backwards. */
+  conflict: 7,
 } as const;
 export type Code = (typeof Code)[keyof typeof Code];
 
@@ -26,6 +30,9 @@ export const Message = {
   expired: 'expired',
   tooManyRequests: 'too many requests',
   unavailable: 'unavailable',
+  ok: 'ok',
+  unauthorized: 'unauthorized',
+  conflict: 'conflict',
 } as const;
 
 /** The JSON body of a response: SPEC §1 guarantees `message` and `code`; the rest is per answer. */
@@ -45,6 +52,8 @@ export interface Answer {
   body: AnswerBody;
   /** Seconds for `Retry-After` (429 and 503). */
   retryAfter?: number;
+  /** Further response headers of this answer (e.g. `WWW-Authenticate` on a 401). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Seconds a client is asked to wait after a 503. */
@@ -79,6 +88,17 @@ export const answers = {
   methodNotAllowed: (): Answer => ({
     status: 405,
     body: { message: Message.badRequest, code: Code.badRequest, error: 'method not allowed; use POST' },
+  }),
+  /** SPEC §9, §12: a missing or wrong bearer token. */
+  unauthorized: (): Answer => ({
+    status: 401,
+    body: { message: Message.unauthorized, code: Code.unauthorized },
+    headers: { 'www-authenticate': 'Bearer' },
+  }),
+  /** SPEC §9: a bookmark may only move forward. */
+  conflict: (reason: string): Answer => ({
+    status: 409,
+    body: { message: Message.conflict, code: Code.conflict, error: reason },
   }),
   unavailable: (): Answer => ({
     status: 503,
