@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openBackends, type Backends } from './backends/index.js';
 import type { Config } from './config/config.js';
+import { FailureBudget, RevocationCheck, type CredentialRules } from './credentials/index.js';
 import { Directory } from './directory/directory.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
@@ -51,7 +52,21 @@ export async function startServer(
     { uuidMetaKey: config.wpUuidMetaKey, devicesMetaKey: config.wpDevicesMetaKey },
     log,
   );
+  const { credentials: c } = config;
+  const credentials: CredentialRules = {
+    secrets: { requireSecret: c.requireDeviceSecret },
+    budget:
+      c.failureLimitPerKey > 0 || c.failureLimitPerAddress > 0
+        ? new FailureBudget(
+            backends.failures,
+            { limitPerKey: c.failureLimitPerKey, limitPerAddress: c.failureLimitPerAddress, windowSeconds: c.failureWindowSeconds },
+            log,
+          )
+        : null,
+    revocation: new RevocationCheck(backends.rechecks, c.directoryRecheckSeconds),
+  };
   const service = new ProtocolService({
+    credentials,
     directory,
     sessions: backends.sessions,
     messages: backends.messages,

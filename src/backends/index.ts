@@ -6,10 +6,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { UsermetaTable } from '../directory/usermeta.js';
+import type { FailureCounterStore } from '../store/failure-budgets.js';
+import type { SessionRecheckStore } from '../store/session-rechecks.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
 import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
+import { createCredentialTables, SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPurge } from './sqlite/credentials.js';
 import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
@@ -17,6 +20,9 @@ import { WriteBatcher } from './sqlite/write-batch.js';
 export interface Backends {
   sessions: SessionStore;
   messages: MessageStore;
+  /** SPEC §10: failure budgets and session recheck marks, in the same store as the sessions. */
+  failures: FailureCounterStore;
+  rechecks: SessionRecheckStore;
   usermeta: UsermetaTable;
   /** Every distinct backend in use, for /readyz and shutdown. */
   handles: BackendHandle[];
@@ -34,9 +40,11 @@ interface Embedded {
 
 function openEmbedded(config: Config): Embedded {
   const db = openEmbeddedDatabase(config.dataDir, config.tablePrefix);
+  createCredentialTables(db);
   const writer = openWriterConnection(config.dataDir);
   const writes = new WriteBatcher(writer);
   const stopPurge = startExpiryPurge(writes);
+  const stopCredentialPurge = startCredentialPurge(writes);
   return {
     db,
     writes,
@@ -47,6 +55,7 @@ function openEmbedded(config: Config): Embedded {
       },
       close: async () => {
         stopPurge();
+        stopCredentialPurge();
         writes.close();
         writer.close();
         db.close();
@@ -73,6 +82,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
       return {
         sessions: new SqliteSessionStore(db, writes),
         messages: new SqliteMessageStore(db, writes),
+        failures: new SqliteFailureCounterStore(db, writes),
+        rechecks: new SqliteSessionRecheckStore(db, writes),
         handle,
         description: `sqlite (${config.dataDir})`,
       };
@@ -101,6 +112,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   return {
     sessions: store.sessions,
     messages: store.messages,
+    failures: store.failures,
+    rechecks: store.rechecks,
     usermeta: directory.usermeta,
     handles,
     description: { directory: directory.description, store: store.description },

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -63,8 +64,10 @@ export interface Config {
   /** Requests per client address per window on /api; 0 = no limit. */
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
-  /** Believe X-Forwarded-For (behind a reverse proxy) for the client address. */
-  trustProxy: boolean;
+  /** Which proxies' X-Forwarded-For gives the client address (TRUST_PROXY, SPEC §10): none, a hop count, or their addresses. */
+  trustProxy: TrustProxy;
+  /** SPEC §10: device secrets, revocation rechecks, failure budgets (src/config/credentials.ts). */
+  credentials: CredentialSettings;
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = none, `['*']` = any. */
   corsOrigins: string[];
   /** Server processes sharing the port (WORKERS); 1 = no cluster, everything in this process. */
@@ -224,7 +227,8 @@ export function readConfig(env: Env): Config {
     dataDir: resolve(read.string('DATA_DIR', './data')),
     rateLimitMax: read.integer('RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
     rateLimitWindowSeconds: read.integer('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
-    trustProxy: read.boolean('TRUST_PROXY', false),
+    trustProxy: readTrustProxy(read),
+    credentials: readCredentialSettings(read),
     workers: read.integer('WORKERS', availableParallelism(), 1, 256),
     keyPoolSize: read.integer('KEY_POOL_SIZE', 64, 0, 100_000),
     keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),

@@ -58,6 +58,10 @@ type ReadResult = { ok: true; parsed: Parsed | null } | { ok: false; problem: st
 const NAME = 'name';
 const STATUS = 'status';
 const ID = 'id';
+/** SPEC §10: the hex SHA-256 of the device's secret. The WordPress plugin writes the same name. */
+const SECRET_SHA256 = 'secret_sha256';
+/** SPEC §10: a status only WordPress or the admin command sets, and the server never changes. */
+export const REVOKED_STATUS = 'revoked';
 
 /** Why a devices value is unusable (e.g. "object at byte 0"), or null when usable, absent or empty. */
 export function describeProblem(metaValue: string | null): string | null {
@@ -65,31 +69,65 @@ export function describeProblem(metaValue: string | null): string | null {
   return read.ok ? null : read.problem;
 }
 
-/** The device's display name and status, or null when absent or the value is unusable. */
-export function findDevice(metaValue: string | null, deviceId: string): { name: string; status: string | null } | null {
+/** A device entry as the protocol reads it: its name, status and the hash of its secret (SPEC §10). */
+export interface FoundDevice {
+  name: string;
+  status: string | null;
+  /** The `secret_sha256` entry when it is a string, else null (a device without a secret). */
+  secretSha256: string | null;
+}
+
+/** The device's display name, status and secret hash, or null when absent or the value is unusable. */
+export function findDevice(metaValue: string | null, deviceId: string): FoundDevice | null {
   const read = readValue(metaValue);
   if (!read.ok || read.parsed === null) return null;
   const device = locate(read.parsed, deviceId);
   if (device === null) return null;
-  return { name: deviceName(device.fields, deviceId), status: deviceStatus(device.fields) };
+  return {
+    name: deviceName(device.fields, deviceId),
+    status: deviceStatus(device.fields),
+    secretSha256: stringField(device.fields, SECRET_SHA256),
+  };
 }
 
-/** Sets one device's `status` in place (appended when missing), keeping every other byte. */
+/**
+ * Sets one device's `status` in place (appended when missing), keeping every other byte.
+ * A `revoked` device is left alone and reported as not found (SPEC §10: the server never
+ * changes a revoked status, and a revoked device has no session).
+ */
 export function setDeviceStatus(
   metaValue: string | null,
   deviceId: string,
   status: 'on' | 'off',
 ): SetStatusResult {
-  const notFound: SetStatusResult = { found: false, name: null, metaValue };
   const read = readValue(metaValue);
-  if (!read.ok || read.parsed === null) return notFound;
+  if (!read.ok || read.parsed === null) return { found: false, name: null, metaValue };
   const device = locate(read.parsed, deviceId);
-  if (device === null) return notFound;
-  const name = deviceName(device.fields, deviceId);
-  const existing = device.fields.entries.find((e) => isStringKey(e, STATUS));
-  if (existing !== undefined) existing.value = phpString(status);
-  else device.fields.entries.push({ key: phpStringKey(STATUS), value: phpString(status) });
-  return { found: true, name, metaValue: serializePhp(read.parsed.root).toString('utf8') };
+  if (device === null || deviceStatus(device.fields) === REVOKED_STATUS) return { found: false, name: null, metaValue };
+  return { found: true, name: deviceName(device.fields, deviceId), metaValue: setField(read.parsed, device.fields, STATUS, status) };
+}
+
+/**
+ * The admin command's edits of one device entry (SPEC §10): its `status` (including `revoked`)
+ * or its `secret_sha256`, set in place or appended, every other byte kept. Throws DeviceListError.
+ */
+export function setDeviceEntry(
+  metaValue: string | null,
+  deviceId: string,
+  entry: 'status' | 'secret_sha256',
+  value: string,
+): string {
+  const parsed = readForEdit(metaValue);
+  const device = parsed === null ? null : locate(parsed, deviceId);
+  if (parsed === null || device === null) throw new DeviceListError('not-found', `no device ${JSON.stringify(deviceId)}`);
+  return setField(parsed, device.fields, entry, value);
+}
+
+function setField(parsed: Parsed, fields: ArrayValue, name: string, value: string): string {
+  const existing = fields.entries.find((e) => isStringKey(e, name));
+  if (existing !== undefined) existing.value = phpString(value);
+  else fields.entries.push({ key: phpStringKey(name), value: phpString(value) });
+  return serializePhp(parsed.root).toString('utf8');
 }
 
 /** Every device in the value, in stored order; an unusable value lists none. */
@@ -107,8 +145,12 @@ export function listDevices(metaValue: string | null): DeviceInfo[] {
   return devices;
 }
 
-/** Adds a device with status 'off' in the stored shape (absent/empty starts a map); throws DeviceListError. */
-export function addDevice(metaValue: string | null, deviceId: string, name: string): string {
+/**
+ * Adds a device with status 'off' in the stored shape (absent/empty starts a map), with a
+ * `secret_sha256` entry when one is given; throws DeviceListError.
+ */
+export function addDevice(metaValue: string | null, deviceId: string, name: string, secretSha256?: string): string {
+  const secret = secretSha256 === undefined ? [] : [field(SECRET_SHA256, phpString(secretSha256))];
   const parsed = readForEdit(metaValue) ?? { root: { kind: 'array', entries: [] }, shape: 'map' };
   const { root, shape } = parsed;
   if (shape === 'map') {
@@ -120,24 +162,28 @@ export function addDevice(metaValue: string | null, deviceId: string, name: stri
     }
     root.entries.push({
       key,
-      value: { kind: 'array', entries: [field(NAME, phpString(name)), field(STATUS, phpString('off'))] },
+      value: { kind: 'array', entries: [field(NAME, phpString(name)), field(STATUS, phpString('off')), ...secret] },
     });
   } else {
     if (locate(parsed, deviceId) !== null) {
       throw new DeviceListError('exists', `device ${JSON.stringify(deviceId)} already exists`);
     }
+    // PHP's `$devices[] = …`: one past the largest integer key, so a list with holes gets no clash.
     root.entries.push({
-      key: { kind: 'int', text: String(root.entries.length) },
+      key: { kind: 'int', text: String(nextListIndex(root)) },
       value: {
         kind: 'array',
-        entries: [field(ID, phpString(deviceId)), field(NAME, phpString(name)), field(STATUS, phpString('off'))],
+        entries: [field(ID, phpString(deviceId)), field(NAME, phpString(name)), field(STATUS, phpString('off')), ...secret],
       },
     });
   }
   return serializePhp(root).toString('utf8');
 }
 
-/** Removes a device (a list is renumbered 0..n-1 like array_values); throws DeviceListError. */
+/**
+ * Removes a device; throws DeviceListError. A list keyed exactly 0..n-1 is renumbered like
+ * array_values(); a list that already has holes keeps every other key, as PHP's unset() does.
+ */
 export function removeDevice(metaValue: string | null, deviceId: string): string {
   const parsed = readForEdit(metaValue);
   const notFound = new DeviceListError('not-found', `no device ${JSON.stringify(deviceId)}`);
@@ -152,8 +198,9 @@ export function removeDevice(metaValue: string | null, deviceId: string): string
   } else {
     const device = locate(parsed, deviceId);
     if (device === null) throw notFound;
+    const contiguous = isContiguous(root);
     root.entries.splice(device.index, 1);
-    for (let i = device.index; i < root.entries.length; i++) {
+    for (let i = device.index; contiguous && i < root.entries.length; i++) {
       const entry = root.entries[i];
       if (entry !== undefined) entry.key = { kind: 'int', text: String(i) };
     }
@@ -181,21 +228,34 @@ function readForEdit(metaValue: string | null): Parsed | null {
   return read.parsed;
 }
 
-// The shape rule: a list when there is at least one entry, the keys are the
-// ints 0..n-1 in order, and every value is an array with an `id` entry;
-// anything else (including an empty array) is a map. A map keyed 0..n-1 whose
-// devices all carry an `id` field is indistinguishable from a list and is
-// read as one.
+// The shape rule (docs/PROTOCOL.md "Directory"): a list when every key is an integer (in any
+// order, with holes left by PHP's unset()), at least one value is an array, and every array
+// value has an `id` entry; values that are not arrays (stray entries plugins leave) are skipped
+// and kept. Anything else (a string key anywhere, an array without `id`, only stray entries, an
+// empty array) is a map. A map keyed by integers whose devices all carry an `id` entry cannot be
+// told from a list and is read as one: the `id` entry then names the device, not the key.
 function shapeOf(root: ArrayValue): Shape {
-  if (root.entries.length === 0) return 'map';
-  const isList = root.entries.every(
-    (entry, i) =>
-      entry.key.kind === 'int' &&
-      canonicalIntText(entry.key.text) === String(i) &&
-      entry.value.kind === 'array' &&
-      entry.value.entries.some((e) => isStringKey(e, ID)),
-  );
+  const arrays = root.entries.filter((entry) => entry.value.kind === 'array');
+  const isList =
+    arrays.length > 0 &&
+    root.entries.every((entry) => entry.key.kind === 'int') &&
+    arrays.every((entry) => entry.value.kind === 'array' && entry.value.entries.some((e) => isStringKey(e, ID)));
   return isList ? 'list' : 'map';
+}
+
+/** True when the keys are exactly the ints 0..n-1 in order (a list no unset() has touched). */
+function isContiguous(root: ArrayValue): boolean {
+  return root.entries.every((entry, i) => entry.key.kind === 'int' && canonicalIntText(entry.key.text) === String(i));
+}
+
+function nextListIndex(root: ArrayValue): bigint {
+  let next = 0n;
+  for (const entry of root.entries) {
+    if (entry.key.kind !== 'int') continue;
+    const index = BigInt(canonicalIntText(entry.key.text) ?? '0');
+    if (index >= next) next = index + 1n;
+  }
+  return next;
 }
 
 // Only array values are devices; in a list the first item whose id matches wins.
@@ -232,8 +292,12 @@ function deviceName(fields: ArrayValue, deviceId: string): string {
 }
 
 function deviceStatus(fields: ArrayValue): string | null {
-  const status = fields.entries.find((e) => isStringKey(e, STATUS))?.value;
-  return status?.kind === 'string' ? status.bytes.toString('utf8') : null;
+  return stringField(fields, STATUS);
+}
+
+function stringField(fields: ArrayValue, name: string): string | null {
+  const value = fields.entries.find((e) => isStringKey(e, name))?.value;
+  return value?.kind === 'string' ? value.bytes.toString('utf8') : null;
 }
 
 function isStringKey(entry: PhpEntry, name: string): boolean {

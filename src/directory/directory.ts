@@ -11,6 +11,7 @@ import {
   findDevice,
   listDevices,
   removeDevice,
+  setDeviceEntry,
   setDeviceStatus,
 } from './device-list.js';
 
@@ -22,7 +23,18 @@ export interface DirectoryDevice {
   /** WordPress's numeric user id (text: it is a BIGINT UNSIGNED). */
   wpUserId: string;
   deviceName: string;
+  /** The entry's `status` as stored (`on`, `off`, `revoked`, …), or null. */
+  status: string | null;
+  /** SPEC §10: the entry's `secret_sha256`, or null for a device without a secret. */
+  secretSha256: string | null;
 }
+
+/**
+ * A user id no WordPress user has (WordPress counts from 1): an auth for an unknown UUID reads
+ * this user's devices row, so it costs the directory the same two queries as a known UUID with
+ * an unknown device, and its answer time does not tell the two apart (SPEC §10).
+ */
+const NO_SUCH_WP_USER = '0';
 
 /** A device as the admin command shows it. */
 export interface DeviceListing {
@@ -58,11 +70,18 @@ export class Directory {
   /** The user's device, or null when the user or the device is unknown. */
   async findDevice(uuid: string, deviceId: string): Promise<DirectoryDevice | null> {
     const wpUserId = await this.findUser(uuid);
-    if (wpUserId === null) return null;
+    if (wpUserId === null) {
+      // The same second query a known user costs; its answer is not used.
+      const decoy = await this.table.read(NO_SUCH_WP_USER, this.options.devicesMetaKey);
+      findDevice(decoy, deviceId);
+      return null;
+    }
     const metaValue = await this.table.read(wpUserId, this.options.devicesMetaKey);
     this.warnIfUnusable(wpUserId, metaValue);
     const device = findDevice(metaValue, deviceId);
-    return device === null ? null : { wpUserId, deviceName: device.name };
+    return device === null
+      ? null
+      : { wpUserId, deviceName: device.name, status: device.status, secretSha256: device.secretSha256 };
   }
 
   /**
@@ -91,9 +110,15 @@ export class Directory {
     return id;
   }
 
-  async addDevice(uuid: string, deviceId: string, name: string): Promise<void> {
+  async addDevice(uuid: string, deviceId: string, name: string, secretSha256?: string): Promise<void> {
     const wpUserId = await this.requireUser(uuid);
-    await this.table.update(wpUserId, this.options.devicesMetaKey, (current) => addDevice(current, deviceId, name));
+    await this.table.update(wpUserId, this.options.devicesMetaKey, (current) => addDevice(current, deviceId, name, secretSha256));
+  }
+
+  /** The admin command's edit of one entry (`status`, `secret_sha256`) of a device, under the row lock. */
+  async setDeviceEntry(uuid: string, deviceId: string, entry: 'status' | 'secret_sha256', value: string): Promise<void> {
+    const wpUserId = await this.requireUser(uuid);
+    await this.table.update(wpUserId, this.options.devicesMetaKey, (current) => setDeviceEntry(current, deviceId, entry, value));
   }
 
   async removeDevice(uuid: string, deviceId: string): Promise<void> {

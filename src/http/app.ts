@@ -39,7 +39,8 @@ export interface AppOptions {
   /** Requests per client address per window on /api; 0 = no limit. */
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
-  trustProxy: boolean;
+  /** Fastify's trustProxy: false, a hop count, or the proxies' addresses (TRUST_PROXY). */
+  trustProxy: boolean | number | string[];
   /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
   corsOrigins?: readonly string[];
   log: Logger;
@@ -53,6 +54,11 @@ export function keyTag(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
 
+/** Trust the nearest `hops` proxies: proxy-addr's meaning of a number. */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (address, hop) => hop < hops;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service, backends, maxBodyBytes, log } = options;
   const app = Fastify({
@@ -60,7 +66,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // One line per request, written by the onResponse hook below with the outcome code.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBodyBytes,
-    trustProxy: options.trustProxy,
+    // A hop count as the function Fastify makes of one: its types take no number.
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : options.trustProxy,
     // Malformed URLs and the like: the same JSON shape as every other answer.
     frameworkErrors: (error, request, reply) => {
       sendAnswer(reply, answers.badRequest('malformed request'));
@@ -137,12 +144,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (isAnswer(operation)) return sendAnswer(reply, operation);
     request.operation = operation.op;
     request.keyTag = keyTag(operation.key);
+    // request.ip is the peer, or the address TRUST_PROXY's proxies forwarded (SPEC §10).
+    const context = { address: request.ip };
     const outcome =
       operation.op === 'auth'
-        ? await service.auth(operation.key)
+        ? await service.auth(operation.key, { ...context, secret: operation.secret })
         : operation.op === 'logout'
-          ? await service.logout(operation.key)
-          : await service.submit(operation.key, operation.message);
+          ? await service.logout(operation.key, { ...context, secret: operation.secret })
+          : await service.submit(operation.key, operation.message, context);
     if (outcome.detail !== undefined) request.log.debug({ reason: outcome.detail }, 'envelope refused');
     return sendAnswer(reply, outcome.answer);
   });

@@ -8,14 +8,14 @@ import { MAX_KEY_LENGTH } from './client-key.js';
 /** SPEC §1: the one endpoint. Server, client and tests all take the path from here. */
 export const API_PATH = '/api';
 
-/** The form fields of SPEC §1 that the server reads; others are ignored. */
-export const PROTOCOL_FIELDS = ['key', 'status', 'message'] as const;
+/** The form fields of SPEC §1 (and `secret`, SPEC §10) that the server reads; others are ignored. */
+export const PROTOCOL_FIELDS = ['key', 'status', 'message', 'secret'] as const;
 export type ProtocolField = (typeof PROTOCOL_FIELDS)[number];
 export type ProtocolFields = Partial<Record<ProtocolField, string>>;
 
 export type Operation =
-  | { op: 'auth'; key: string }
-  | { op: 'logout'; key: string }
+  | { op: 'auth'; key: string; secret: string | undefined }
+  | { op: 'logout'; key: string; secret: string | undefined }
   | { op: 'submit'; key: string; message: string };
 
 /** Status values of SPEC §1: exact, lower case. */
@@ -24,12 +24,13 @@ const STATUS_LOGOUT = 'off';
 
 /** Decides the operation, or the 400 answer for a malformed request. */
 export function dispatch(fields: ProtocolFields): Operation | Answer {
-  const { key, status, message } = fields;
+  const { key, status, message, secret } = fields;
   if (key === undefined || key === '') return answers.badRequest(BadRequestReason.missingKey);
   if (Array.from(key).length > MAX_KEY_LENGTH) return answers.badRequest(BadRequestReason.keyTooLong);
   if (status !== undefined && message !== undefined) return answers.badRequest(BadRequestReason.statusAndMessage);
-  if (status === STATUS_AUTH) return { op: 'auth', key };
-  if (status === STATUS_LOGOUT) return { op: 'logout', key };
+  // SPEC §10: `secret` goes with auth and logout; a submit needs none and ignores one.
+  if (status === STATUS_AUTH) return { op: 'auth', key, secret };
+  if (status === STATUS_LOGOUT) return { op: 'logout', key, secret };
   if (status !== undefined) return answers.badRequest(BadRequestReason.unknownStatus);
   if (message !== undefined) return { op: 'submit', key, message };
   return answers.badRequest(BadRequestReason.nothingToDo);

@@ -4,6 +4,7 @@
  * backend is behind each interface.
  */
 import type { Logger } from 'pino';
+import { deviceAlive, deviceOpens, isFailure, NO_CREDENTIAL_RULES, type BudgetedOperation, type CredentialRules } from '../credentials/index.js';
 import type { Directory } from '../directory/directory.js';
 import { InvalidEnvelopeError, openEnvelope } from '../envelope/index.js';
 import type { SessionKeyCache } from '../session/key-cache.js';
@@ -32,6 +33,16 @@ export interface ProtocolDependencies {
   keyCache: SessionKeyCache;
   /** Milliseconds since the epoch; replaceable so tests can move time. */
   now?: () => number;
+  /** SPEC §10: secrets, revocation rechecks, failure budgets; absent = none of the latter two. */
+  credentials?: CredentialRules;
+}
+
+/** What a request carries beside its key (SPEC §10). */
+export interface RequestContext {
+  /** The form field `secret` (auth and logout). */
+  secret?: string | undefined;
+  /** The client's address as TRUST_PROXY resolves it, for the per-address failure budget. */
+  address?: string | undefined;
 }
 
 /** What the HTTP layer logs about an answer beyond its code; never secrets or payloads. */
@@ -44,22 +55,65 @@ export interface Outcome {
 export class ProtocolService {
   private readonly now: () => number;
   private readonly keyCache: SessionKeyCache;
+  private readonly credentials: CredentialRules;
 
   constructor(private readonly deps: ProtocolDependencies) {
     this.now = deps.now ?? Date.now;
     this.keyCache = deps.keyCache;
+    this.credentials = deps.credentials ?? NO_CREDENTIAL_RULES;
   }
 
-  /** SPEC §4: authenticate a device and open its session. */
-  async auth(keyText: string): Promise<Outcome> {
+  /** SPEC §4, §10: authenticate a device and open its session. */
+  auth(keyText: string, context: RequestContext = {}): Promise<Outcome> {
+    return this.withinBudget('auth', keyText, context, () => this.authenticate(keyText, context));
+  }
+
+  /** SPEC §4, §10: delete the session, then set the device off. */
+  logout(keyText: string, context: RequestContext = {}): Promise<Outcome> {
+    return this.withinBudget('logout', keyText, context, () => this.endSession(keyText, context));
+  }
+
+  /** SPEC §5, §6, §10: open an envelope and store its message once. */
+  submit(keyText: string, message: string, context: RequestContext = {}): Promise<Outcome> {
+    return this.withinBudget('submit', keyText, context, () => this.store(keyText, message));
+  }
+
+  /** SPEC §10: a spent budget is answered before the directory or the store is asked; failures spend it. */
+  private async withinBudget(
+    op: BudgetedOperation,
+    keyText: string,
+    context: RequestContext,
+    run: () => Promise<Outcome>,
+  ): Promise<Outcome> {
+    const budget = this.credentials.budget;
+    if (budget === null) return run();
+    const refusal = await budget.refusal(keyText, context.address);
+    if (refusal !== null) return { answer: refusal };
+    const outcome = await run();
+    if (isFailure(op, outcome.answer)) await budget.spend(keyText, context.address);
+    return outcome;
+  }
+
+  private async authenticate(keyText: string, context: RequestContext): Promise<Outcome> {
     const { directory, sessions, keys, settings } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
+    // The directory is asked on every auth, also when a session exists: `already auth` must not
+    // tell a caller without the secret that the device exists, and a removed or revoked device's
+    // session ends here (SPEC §10: `not found`, never `already auth`).
+    const [existing, device] = await Promise.all([
+      sessions.get(key.key),
+      directory.findDevice(key.userId, key.deviceId),
+    ]);
+    if (!deviceOpens(device, context.secret, this.credentials.secrets)) {
+      if (existing !== null && !deviceAlive(device)) {
+        this.keyCache.evict(key.key);
+        await this.discardSession(key.key);
+      }
+      return { answer: answers.notFound() };
+    }
     // Cheap early answer for the common retry; the atomic create below still decides races.
-    if ((await sessions.get(key.key)) !== null) return { answer: answers.alreadyAuth() };
-
-    const device = await directory.findDevice(key.userId, key.deviceId);
-    if (device === null) return { answer: answers.notFound() };
+    if (existing !== null) return { answer: answers.alreadyAuth() };
 
     const pair = await keys.take();
     const record: SessionRecord = {
@@ -73,10 +127,13 @@ export class ProtocolService {
     // (the embedded one) then makes the auth one durable transaction, and separate backends
     // work in parallel. Only the session's outcome decides whether this auth won; a status set
     // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
-    const [created, listed] = await Promise.allSettled([
+    const [created, listed, marked] = await Promise.allSettled([
       sessions.create(key.key, record, settings.sessionTtlSeconds),
       directory.setStatus(device.wpUserId, key.deviceId, 'on'),
+      // The directory was just asked: the session's first recheck is an interval away.
+      this.credentials.revocation?.checked(key.key),
     ]);
+    if (marked.status === 'rejected') this.deps.log.warn({ err: marked.reason }, 'session recheck mark not written: it is rechecked early');
     if (created.status === 'rejected') throw created.reason;
     if (!created.value) return { answer: answers.alreadyAuth() };
     // The cache would notice the older session's entry is stale anyway; this frees it now.
@@ -94,16 +151,20 @@ export class ProtocolService {
     return { answer: answers.sessionCreated(pair.publicKeyPem, device.deviceName) };
   }
 
-  /** SPEC §4: delete the session, then set the device off. */
-  async logout(keyText: string): Promise<Outcome> {
+  private async endSession(keyText: string, context: RequestContext): Promise<Outcome> {
     const { directory, sessions, settings, log } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
+    // SPEC §10: a device with a secret is logged out only with it. A device that is gone or
+    // revoked has no secret to ask for, and its session should end anyway.
+    const device = await directory.findDevice(key.userId, key.deviceId);
+    const opens = deviceOpens(device, context.secret, this.credentials.secrets);
+    if (deviceAlive(device) && !opens) return { answer: answers.notFound() };
     this.keyCache.evict(key.key);
     if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
     try {
-      const wpUserId = await directory.findUser(key.userId);
-      if (wpUserId !== null) await directory.setStatus(wpUserId, key.deviceId, 'off');
+      // setStatus leaves a revoked status alone (SPEC §10: only WordPress or the admin lifts it).
+      if (device !== null) await directory.setStatus(device.wpUserId, key.deviceId, 'off');
     } catch (error) {
       // The session is gone, which is what the client asked for; a retry could not fix the status
       // (it would find no session), so the answer stays "deleted" and the operator is told.
@@ -112,15 +173,19 @@ export class ProtocolService {
     return { answer: answers.deleted() };
   }
 
-  /** SPEC §5, §6: open an envelope and store its message once. */
-  async submit(keyText: string, message: string): Promise<Outcome> {
+  private async store(keyText: string, message: string): Promise<Outcome> {
     const { sessions, messages, settings, log } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
-    const session = await sessions.get(key.key);
+    const revocation = this.credentials.revocation;
+    // Both at once: with a positive interval the recheck claim is one store round trip beside the session's.
+    const [session, recheckDue] = await Promise.all([sessions.get(key.key), revocation?.due(key.key) ?? false]);
     if (session === null) {
       // Expired or logged out through another process: its keys have no further use here.
       this.keyCache.evict(key.key);
+      return { answer: answers.notFound() };
+    }
+    if (recheckDue && !(await this.deviceStillThere(key.key, session))) {
       return { answer: answers.notFound() };
     }
 
@@ -161,6 +226,26 @@ export class ProtocolService {
     );
     await renewal;
     return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
+  }
+
+  /**
+   * SPEC §10 recheck: the session's device is still in the directory and not revoked; otherwise
+   * the session is deleted here. A directory that cannot answer leaves the recheck due for the
+   * next request and answers 503, rather than serving a device that may have been removed.
+   */
+  private async deviceStillThere(key: string, session: SessionRecord): Promise<boolean> {
+    let device;
+    try {
+      device = await this.deps.directory.findDevice(session.user_id, session.device_id);
+    } catch (error) {
+      await this.credentials.revocation?.release(key).catch(() => undefined);
+      throw error;
+    }
+    if (deviceAlive(device)) return true;
+    this.keyCache.evict(key);
+    await this.deps.sessions.delete(key);
+    this.deps.log.info({ deviceId: session.device_id }, 'session ended: its device was removed or revoked in the directory');
+    return false;
   }
 
   private async discardSession(key: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { RedisConfig } from '../../config/config.js';
 import type { BackendHandle } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
+import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisKeys } from './keys.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
 
@@ -13,6 +14,9 @@ export { RedisMessageStore, RedisSessionStore } from './store.js';
 export interface RedisStore {
   sessions: RedisSessionStore;
   messages: RedisMessageStore;
+  /** SPEC §10, in REDIS_MAIN_DB (keys.ts says why). */
+  failures: RedisFailureCounterStore;
+  rechecks: RedisSessionRecheckStore;
   handle: BackendHandle;
   description: string;
 }
@@ -26,6 +30,8 @@ export async function openRedisStore(config: RedisConfig, log: Logger): Promise<
   return {
     sessions: new RedisSessionStore(connections.sessions, keys),
     messages: new RedisMessageStore(connections.messages, keys),
+    failures: new RedisFailureCounterStore(connections.messages, keys),
+    rechecks: new RedisSessionRecheckStore(connections.messages, keys),
     description: connections.description,
     handle: {
       name: 'redis',

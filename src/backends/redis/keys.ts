@@ -4,6 +4,12 @@
  *
  *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX><message id, 64 lowercase hex>  → message record JSON
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX><client key>                    → session record JSON
+ *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX>failures:<subject>               → failure count (SPEC §10), expires with its window
+ *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX>recheck:<client key>             → "1" while the session needs no directory recheck (SPEC §10)
+ *
+ * The SPEC §10 keys live in REDIS_MAIN_DB, where every message key is exactly 64 hex digits, so
+ * they can never be mistaken for a message; in REDIS_AUTH_DB any name could be some client key.
+ * A <subject> is `key:<64 hex SHA-256 of a client key>` or `address:<IP address>`.
  *
  * Every operation of the store touches exactly one of these keys, so a move to Redis Cluster
  * needs no hash tags: no command spans two keys.
@@ -26,6 +32,16 @@ export class RedisKeys {
   /** In REDIS_AUTH_DB. */
   session(clientKey: string): string {
     return `${this.prefix}${clientKey}`;
+  }
+
+  /** In REDIS_MAIN_DB: a failure budget's counter. */
+  failures(subject: string): string {
+    return `${this.prefix}failures:${subject}`;
+  }
+
+  /** In REDIS_MAIN_DB: present while the session's directory recheck is not due. */
+  recheck(clientKey: string): string {
+    return `${this.prefix}recheck:${clientKey}`;
   }
 }
 
