@@ -99,7 +99,7 @@ describe('reading', () => {
 
   test('a list id may be an int', () => {
     const value = 'a:1:{i:0;a:2:{s:2:"id";i:77;s:4:"name";s:1:"N";}}';
-    assert.deepEqual(findDevice(value, '77'), { name: 'N', status: null });
+    assert.deepEqual(findDevice(value, '77'), { name: 'N', status: null, secretSha256: null });
     assert.equal(findDevice(value, '077'), null);
     assert.equal(
       setDeviceStatus(value, '77', 'on').metaValue,
@@ -329,7 +329,7 @@ describe('properties', () => {
         if (devices.length === 0) return;
         const device = devices[pick % devices.length];
         assert.ok(device !== undefined);
-        assert.deepEqual(findDevice(before, device.id), { name: device.name, status: device.status });
+        assert.deepEqual(findDevice(before, device.id), { name: device.name, status: device.status, secretSha256: null });
         const once = setDeviceStatus(before, device.id, status);
         assert.equal(once.found, true);
         assert.equal(once.name, device.name);
@@ -354,7 +354,7 @@ describe('properties', () => {
           assert.ok(error instanceof DeviceListError && error.code === 'exists');
           return;
         }
-        assert.deepEqual(findDevice(added, id), { name, status: 'off' });
+        assert.deepEqual(findDevice(added, id), { name, status: 'off', secretSha256: null });
         assert.equal(removeDevice(added, id), before);
       }),
       { numRuns: 500 },
