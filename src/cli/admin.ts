@@ -4,25 +4,34 @@
  * so it works on the embedded store and on a WordPress MySQL database alike.
  *
  *   npm run admin -- user add <uuid> [--wp-user-id N]
- *   npm run admin -- device add <uuid> <device-id> [--name NAME]
+ *   npm run admin -- device add <uuid> <device-id> [--name NAME] [--secret]
  *   npm run admin -- device list <uuid>
  *   npm run admin -- device status <uuid> <device-id>
+ *   npm run admin -- device secret <uuid> <device-id>
+ *   npm run admin -- device revoke <uuid> <device-id>
+ *   npm run admin -- device restore <uuid> <device-id>
  *   npm run admin -- device remove <uuid> <device-id>
  *   npm run admin -- messages [--limit N]
  */
 import { parseArgs } from 'node:util';
 import { openBackends } from '../backends/index.js';
 import { ConfigError, loadEnv, readConfig, type Config } from '../config/config.js';
+import { generateSecret, secretSha256 } from '../credentials/index.js';
+import { REVOKED_STATUS } from '../directory/device-list.js';
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { DEVICE_ID_PATTERN } from '../protocol/client-key.js';
 import { createLogger } from '../logger.js';
 
 const USAGE = `usage:
   admin user add <uuid> [--wp-user-id N]      give a user (WordPress user id N, or a new one) this UUID
-  admin device add <uuid> <device-id> [--name NAME]
+  admin device add <uuid> <device-id> [--name NAME] [--secret]
+                                              --secret: generate the device's secret (printed once; only its hash is kept)
   admin device list <uuid>
   admin device status <uuid> <device-id>
-  admin device remove <uuid> <device-id>
+  admin device secret <uuid> <device-id>      give the device a new secret (printed once) and end its session
+  admin device revoke <uuid> <device-id>      status "revoked": no session until WordPress or this command lifts it; ends its session
+  admin device restore <uuid> <device-id>     lift a revocation (status "off": the device may authenticate again)
+  admin device remove <uuid> <device-id>      remove the device and end its session
   admin messages [--limit N]                  the most recent stored messages, as JSON lines`;
 
 /** A mistake in the command line; printed with the usage. */
@@ -46,7 +55,12 @@ async function run(argv: string[], config: Config): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, 'wp-user-id': { type: 'string' }, limit: { type: 'string' } },
+    options: {
+      name: { type: 'string' },
+      'wp-user-id': { type: 'string' },
+      limit: { type: 'string' },
+      secret: { type: 'boolean' },
+    },
   });
   const [area, action, ...rest] = positionals;
   const log = createLogger('warn', process.stderr as never);
@@ -57,6 +71,17 @@ async function run(argv: string[], config: Config): Promise<void> {
     log,
   );
   const print = (line: string): boolean => process.stdout.write(`${line}\n`);
+  /** SPEC §10: `admin device remove`, `revoke` and `secret` end the session at once, in every process. */
+  const endSession = async (uuid: string, deviceId: string): Promise<void> => {
+    const ended = await backends.sessions.delete(`${uuid}${deviceId}`);
+    print(ended ? 'its session was ended' : 'it had no session');
+  };
+  /** Printed once: the store keeps only the hash, so nobody can show it again. */
+  const printSecret = (uuid: string, deviceId: string, secret: string): void => {
+    print(`client key: ${uuid}${deviceId}`);
+    print(`secret:     ${secret}`);
+    print('keep the secret now: it is shown only this once (the directory holds only its SHA-256)');
+  };
   try {
     if (area === 'user' && action === 'add') {
       const wpUserId = values['wp-user-id'];
@@ -66,8 +91,13 @@ async function run(argv: string[], config: Config): Promise<void> {
     } else if (area === 'device' && action === 'add') {
       const uuid = checkUuid(rest[0], config);
       const deviceId = checkDeviceId(rest[1]);
-      await directory.addDevice(uuid, deviceId, values.name ?? deviceId);
-      print(`device ${deviceId} added; its client key is ${uuid}${deviceId}`);
+      const secret = values.secret === true ? generateSecret() : undefined;
+      await directory.addDevice(uuid, deviceId, values.name ?? deviceId, secret === undefined ? undefined : secretSha256(secret));
+      if (secret === undefined) print(`device ${deviceId} added; its client key is ${uuid}${deviceId}`);
+      else {
+        print(`device ${deviceId} added with a secret`);
+        printSecret(uuid, deviceId, secret);
+      }
     } else if (area === 'device' && action === 'list') {
       for (const device of await directory.listDevices(checkUuid(rest[0], config))) {
         print(`${device.id}\t${device.status ?? '-'}\t${device.name}`);
@@ -79,8 +109,29 @@ async function run(argv: string[], config: Config): Promise<void> {
       print(device.status ?? 'unknown');
     } else if (area === 'device' && action === 'remove') {
       const deviceId = checkDeviceId(rest[1]);
-      await directory.removeDevice(checkUuid(rest[0], config), deviceId);
+      const uuid = checkUuid(rest[0], config);
+      await directory.removeDevice(uuid, deviceId);
       print(`device ${deviceId} removed`);
+      await endSession(uuid, deviceId);
+    } else if (area === 'device' && action === 'revoke') {
+      const deviceId = checkDeviceId(rest[1]);
+      const uuid = checkUuid(rest[0], config);
+      await directory.setDeviceEntry(uuid, deviceId, 'status', REVOKED_STATUS);
+      print(`device ${deviceId} revoked`);
+      await endSession(uuid, deviceId);
+    } else if (area === 'device' && action === 'restore') {
+      const deviceId = checkDeviceId(rest[1]);
+      await directory.setDeviceEntry(checkUuid(rest[0], config), deviceId, 'status', 'off');
+      print(`device ${deviceId} may authenticate again (status off)`);
+    } else if (area === 'device' && action === 'secret') {
+      const deviceId = checkDeviceId(rest[1]);
+      const uuid = checkUuid(rest[0], config);
+      const secret = generateSecret();
+      await directory.setDeviceEntry(uuid, deviceId, 'secret_sha256', secretSha256(secret));
+      print(`device ${deviceId} has a new secret; the old one no longer opens a session`);
+      printSecret(uuid, deviceId, secret);
+      // Whoever held the old secret may hold the session it opened.
+      await endSession(uuid, deviceId);
     } else if (area === 'messages') {
       const limit = Number(values.limit ?? 20);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive number');

@@ -3,7 +3,7 @@
  * The device command line: log in, send, log out, against a Secure Message Server.
  * Built on the client library, so it handles expired sessions, lost answers and back-off the same way.
  *
- *   npm run device -- login --server URL --key KEY [--state DIR]
+ *   npm run device -- login --server URL --key KEY [--secret-file F] [--state DIR]
  *   npm run device -- send [TEXT | --file F] [--lines] [--cbc] [--oaep-hash SHA-1] [--minute M]
  *   npm run device -- logout
  */
@@ -16,7 +16,8 @@ import type { Readable } from 'node:stream';
 import { SecureMessageClient, SecureMessageError, type ContentEncryption, type Minute, type OaepHash, type Session } from '../client/index.js';
 
 const USAGE = `usage:
-  device login --server URL --key KEY     authenticate; keeps the session's public key in the state folder
+  device login --server URL --key KEY [--secret-file F]
+                                          authenticate; keeps the session's public key (and the secret) in the state folder
   device send TEXT                        send TEXT as one message
   device send --file F                    send the file F as one message (- = standard input)
   device send                             send standard input as one message
@@ -24,6 +25,8 @@ const USAGE = `usage:
   device logout                           end the session and forget it
 
 options:
+  --secret-file F    login: the device's secret (SPEC §10), read from the file F (- = standard input);
+                     or set SECURE_MESSAGE_SECRET. Never given on the command line, where ps shows it
   --state DIR        where the session is kept (default $XDG_CONFIG_HOME/secure-message or ~/.config/secure-message)
   --cbc              AES-CBC instead of AES-GCM, for servers of the original kind (same as --enc AES-CBC)
   --oaep-hash H      SHA-256 (default) or SHA-1
@@ -41,12 +44,30 @@ class UsageError extends Error {}
 /** No state file: `login` first. */
 class NotLoggedInError extends Error {}
 
-/** What `login` keeps: where, as whom, and the session's public key. */
+/** What `login` keeps: where, as whom, the session's public key, and the secret to log in again with. */
 interface SavedState {
   server: string;
   key: string;
+  /** SPEC §10: kept (in a 0600 file) so that `send` can open a new session by itself. */
+  secret?: string;
   session: Session;
   saved_at: string;
+}
+
+/** The environment variable that may hold the device's secret. */
+const SECRET_ENV = 'SECURE_MESSAGE_SECRET';
+
+/** The secret from --secret-file or SECURE_MESSAGE_SECRET (never from argv); undefined when neither. */
+async function readSecret(file: string | undefined): Promise<string | undefined> {
+  if (file !== undefined) {
+    const bytes = file === '-' ? await readAll(process.stdin) : readFileSync(file);
+    // A file written by an editor or `echo` ends with a newline that is no part of the secret.
+    const secret = checkUtf8(bytes, file).replace(/\r?\n$/, '');
+    if (secret === '' || /[\r\n]/.test(secret)) throw new UsageError(`${file}: the secret file must hold the secret on one line`);
+    return secret;
+  }
+  const fromEnv = process.env[SECRET_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
 const STATE_FILE = 'session.json';
@@ -147,6 +168,7 @@ async function run(argv: string[]): Promise<number> {
     options: {
       server: { type: 'string' },
       key: { type: 'string' },
+      'secret-file': { type: 'string' },
       state: { type: 'string' },
       file: { type: 'string' },
       lines: { type: 'boolean' },
@@ -164,9 +186,9 @@ async function run(argv: string[]): Promise<number> {
     print(USAGE);
     return EXIT.ok;
   }
-  if (command !== 'login' && (values.server !== undefined || values.key !== undefined)) {
+  if (command !== 'login' && (values.server !== undefined || values.key !== undefined || values['secret-file'] !== undefined)) {
     // send and logout use what login kept; silently ignoring another server or key would mislead.
-    throw new UsageError('--server and --key belong to login');
+    throw new UsageError('--server, --key and --secret-file belong to login');
   }
   const stateDir = resolve(values.state ?? defaultStateDir());
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
@@ -186,9 +208,10 @@ async function run(argv: string[]): Promise<number> {
     } catch (error) {
       if (!(error instanceof NotLoggedInError)) throw error;
     }
-    const client = new SecureMessageClient({ server: values.server, key: values.key, session: previous, ...common });
+    const secret = await readSecret(values['secret-file']);
+    const client = new SecureMessageClient({ server: values.server, key: values.key, secret, session: previous, ...common });
     const session = await client.auth();
-    writeState(stateDir, { server: values.server, key: values.key, session, saved_at: new Date().toISOString() });
+    writeState(stateDir, { server: values.server, key: values.key, ...(secret === undefined ? {} : { secret }), session, saved_at: new Date().toISOString() });
     print(`logged in as device "${session.name}"; session kept in ${join(stateDir, STATE_FILE)}`);
     return EXIT.ok;
   }
@@ -207,6 +230,7 @@ async function run(argv: string[]): Promise<number> {
     const client = new SecureMessageClient({
       server: state.server,
       key: state.key,
+      secret: state.secret,
       session: state.session,
       enc,
       oaepHash,
@@ -248,7 +272,7 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'logout') {
     if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
     const state = readState(stateDir);
-    const client = new SecureMessageClient({ server: state.server, key: state.key, session: state.session, ...common });
+    const client = new SecureMessageClient({ server: state.server, key: state.key, secret: state.secret, session: state.session, ...common });
     const deleted = await client.logout();
     rmSync(join(stateDir, STATE_FILE), { force: true });
     print(deleted ? 'logged out' : 'logged out (the server had no session: it had expired or was ended elsewhere)');

@@ -34,6 +34,11 @@ export interface ClientOptions {
   server: string;
   /** The client key: the user's UUID followed directly by the device id (see `clientKey`). */
   key: string;
+  /**
+   * The device's secret (SPEC §10), sent with every auth and logout; needed when its directory
+   * entry holds `secret_sha256`. Keep it out of logs and command lines.
+   */
+  secret?: string;
   /** A session saved from an earlier run (see `onSession`); without it the first send authenticates. */
   session?: Session | null;
   /** Content encryption of `send` unless told otherwise: `AES-GCM` (default) or `AES-CBC`. */
@@ -94,6 +99,7 @@ function isSession(value: unknown): value is Session {
 export class SecureMessageClient {
   readonly key: string;
   readonly endpoint: URL;
+  readonly #secret: string | undefined;
   #session: Session | null;
   /** Imported public keys of the held session, per OAEP hash; dropped with the session. */
   #keys = new Map<OaepHash, Promise<CryptoKey>>();
@@ -120,7 +126,11 @@ export class SecureMessageClient {
     if (options.session != null && !isSession(options.session)) {
       throw new InvalidArgumentError('session must be { publicKey, name } as given to onSession');
     }
+    if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret === '')) {
+      throw new InvalidArgumentError('secret must be a non-empty string');
+    }
     this.key = options.key;
+    this.#secret = options.secret;
     this.#session = options.session ?? null;
     this.#enc = options.enc ?? 'AES-GCM';
     this.#oaepHash = options.oaepHash ?? 'SHA-256';
@@ -156,7 +166,10 @@ export class SecureMessageClient {
 
   /**
    * Encrypts and submits one message. Authenticates first when no session is held; re-authenticates
-   * and resends once when the session is gone; resends the same envelope when an answer is lost.
+   * and resends once when the session is gone (`not found`: expired, logged out, its device
+   * rechecked) or was replaced by another party's auth (`invalid message`: the envelope was made
+   * for a key the server no longer holds); resends the same envelope when an answer is lost.
+   * A resend after a stored copy is `duplicate`, never a second copy: the id is content-derived.
    */
   async send(payload: string | Uint8Array, options: SendOptions = {}): Promise<SendResult> {
     const minute = options.minute ?? unixMinute();
@@ -180,6 +193,13 @@ export class SecureMessageClient {
         session = await this.#renewSession(session, signal);
         continue;
       }
+      if (round === 0 && reply.status === 400 && body.message === Message.invalidMessage) {
+        // Most likely another party authenticated with this key and the server now holds its
+        // session, not ours: end that one, authenticate (with our secret) and send once more.
+        // A second `invalid message` under a fresh session is the envelope's own fault.
+        session = await this.#replaceSession(session, signal);
+        continue;
+      }
       throw this.#failure(reply);
     }
   }
@@ -187,7 +207,7 @@ export class SecureMessageClient {
   /** Ends the session on the server and forgets the key. True when a session was deleted, false when there was none. */
   async logout(options: CallOptions = {}): Promise<boolean> {
     // A lost answer retried gets `not found`: the first attempt did the work, which is fine.
-    const reply = await this.#request({ key: this.key, status: 'off' }, options.signal);
+    const reply = await this.#request(this.#statusFields('off'), options.signal);
     if (reply.status === 200 && (reply.body.code === Code.ok || reply.body.code === Code.notFound)) {
       await this.#setSession(null);
       return reply.body.code === Code.ok;
@@ -195,14 +215,19 @@ export class SecureMessageClient {
     throw this.#failure(reply);
   }
 
+  /** The fields of an auth or logout: the key, the status, and the secret when the client has one. */
+  #statusFields(status: 'on' | 'off'): Record<string, string> {
+    return this.#secret === undefined ? { key: this.key, status } : { key: this.key, status, secret: this.#secret };
+  }
+
   async #auth(signal: AbortSignal | undefined): Promise<Session> {
-    const first = await this.#request({ key: this.key, status: 'on' }, signal);
+    const first = await this.#request(this.#statusFields('on'), signal);
     if (first.status === 200 && first.body.code === Code.already && this.#session !== null) return this.#session;
     if (first.status === 200 && first.body.code === Code.already) {
       // The server has a session whose key we do not hold: end it and start ours.
-      const out = await this.#request({ key: this.key, status: 'off' }, signal);
+      const out = await this.#request(this.#statusFields('off'), signal);
       if (!(out.status === 200 && (out.body.code === Code.ok || out.body.code === Code.notFound))) throw this.#failure(out);
-      const second = await this.#request({ key: this.key, status: 'on' }, signal);
+      const second = await this.#request(this.#statusFields('on'), signal);
       if (second.status === 200 && second.body.code === Code.already) {
         throw new AlreadyAuthError('another client authenticated with this key at the same time', this.#details(second));
       }
@@ -222,9 +247,32 @@ export class SecureMessageClient {
       return session;
     }
     if (reply.status === 200 && body.code === Code.notFound) {
-      throw new NotFoundError('the server knows no such user or device for this key', this.#details(reply));
+      throw new NotFoundError(
+        'the server knows no such device for this key: it was removed or revoked, or its secret is missing or wrong',
+        this.#details(reply),
+      );
     }
     throw this.#failure(reply);
+  }
+
+  /**
+   * A session in place of `stale`, which the server no longer holds for us: the server's session
+   * for this key (another party's) is ended, then ours is opened. Another call that already did
+   * this is joined rather than repeated.
+   */
+  async #replaceSession(stale: Session, signal: AbortSignal | undefined): Promise<Session> {
+    if (this.#session !== null && this.#session !== stale) return this.#session;
+    if (this.#authing === null && this.#session === stale) {
+      await this.#setSession(null);
+      this.#authing = (async () => {
+        const out = await this.#request(this.#statusFields('off'), signal);
+        if (!(out.status === 200 && (out.body.code === Code.ok || out.body.code === Code.notFound))) throw this.#failure(out);
+        return this.#auth(signal);
+      })().finally(() => {
+        this.#authing = null;
+      });
+    }
+    return this.auth({ signal });
   }
 
   /** A session other than `stale`: the one another call just made, or a new auth. */
