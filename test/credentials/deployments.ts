@@ -1,0 +1,167 @@
+/**
+ * The two deployments the SPEC §10 suites run against, each as a server would see it: the
+ * embedded SQLite file, and real Redis + MariaDB. The test side writes the directory with plain
+ * SQL on `wp_usermeta`, as WordPress (or its plugin) would, and posts over real HTTP on a fresh
+ * connection per request, so that with WORKERS=2 both processes serve.
+ */
+import { request as httpRequest } from 'node:http';
+import { addDevice } from '../../src/directory/device-list.js';
+import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
+import { API_PATH } from '../../src/protocol/request.js';
+import { makeDataDir } from '../helpers/server-process.js';
+import { skipWithoutMariadb, startMariadbServer } from '../helpers/mariadb-server.js';
+import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
+import { skipIfAny } from '../helpers/real-backends.js';
+
+export interface DeviceSeed {
+  id: string;
+  name?: string;
+  /** A `secret_sha256` entry. */
+  secretSha256?: string;
+}
+
+export interface Deployment {
+  readonly name: string;
+  /** What the server (and the admin command) needs to use it. */
+  readonly env: Record<string, string>;
+  /** A statement on the directory's database; returns the rows. */
+  sql(statement: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** A WordPress user with this UUID and these devices (a map-shaped value); returns the user id. */
+  addUser(uuid: string, devices: DeviceSeed[]): Promise<string>;
+  /** Replaces the user's devices meta_value, as update_user_meta() does. */
+  setDevicesValue(wpUserId: string, metaValue: string): Promise<void>;
+  devicesValue(wpUserId: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/** The map-shaped value WordPress plugins write: id => array(name, status[, secret_sha256]). */
+export function devicesMetaValue(devices: DeviceSeed[]): string {
+  let value: string | null = null;
+  for (const device of devices) value = addDevice(value, device.id, device.name ?? device.id, device.secretSha256);
+  return value ?? 'a:0:{}';
+}
+
+let nextUserId = 100;
+
+function deployment(
+  name: string,
+  env: Record<string, string>,
+  sql: Deployment['sql'],
+  close: () => Promise<void>,
+): Deployment {
+  return {
+    name,
+    env,
+    sql,
+    async addUser(uuid, devices) {
+      const wpUserId = String(nextUserId++);
+      await sql(`INSERT INTO wp_usermeta (user_id, meta_key, meta_value) VALUES (?, 'uuid', ?)`, [wpUserId, uuid]);
+      await sql(`INSERT INTO wp_usermeta (user_id, meta_key, meta_value) VALUES (?, 'devices', ?)`, [wpUserId, devicesMetaValue(devices)]);
+      return wpUserId;
+    },
+    async setDevicesValue(wpUserId, metaValue) {
+      await sql(`UPDATE wp_usermeta SET meta_value = ? WHERE user_id = ? AND meta_key = 'devices'`, [metaValue, wpUserId]);
+    },
+    async devicesValue(wpUserId) {
+      const rows = await sql(`SELECT meta_value FROM wp_usermeta WHERE user_id = ? AND meta_key = 'devices' ORDER BY umeta_id LIMIT 1`, [wpUserId]);
+      return (rows[0]?.meta_value as string | undefined) ?? null;
+    },
+    close,
+  };
+}
+
+export function startEmbeddedDeployment(): Deployment {
+  const data = makeDataDir();
+  const db = openEmbeddedDatabase(data.dir, 'wp_');
+  const sql: Deployment['sql'] = async (statement, params = []) => {
+    const prepared = db.prepare(statement);
+    if (prepared.reader) return prepared.all(...params) as Array<Record<string, unknown>>;
+    prepared.run(...params);
+    return [];
+  };
+  return deployment('embedded SQLite', { DATA_DIR: data.dir }, sql, async () => {
+    db.close();
+    data.remove();
+  });
+}
+
+/** Real Redis (sessions, messages, budgets) and MariaDB (the WordPress directory). */
+export async function startRealDeployment(): Promise<Deployment & { generalLog(needle: string): Promise<number> }> {
+  const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
+  const data = makeDataDir();
+  const base = deployment(
+    'Redis + MariaDB',
+    { ...redis.env, ...mariadb.env, DATA_DIR: data.dir },
+    (statement, params) => mariadb.sql(statement, params),
+    async () => {
+      await Promise.all([redis.close(), mariadb.close()]);
+      data.remove();
+    },
+  );
+  await mariadb.sql(`SET GLOBAL log_output = 'TABLE'`);
+  await mariadb.sql(`SET GLOBAL general_log = 'ON'`);
+  return {
+    ...base,
+    /** Statements MariaDB's general log holds that mention `needle` (the server's own, not root's). */
+    async generalLog(needle) {
+      const rows = await mariadb.sql<{ n: number | string }>(
+        `SELECT COUNT(*) AS n FROM mysql.general_log WHERE user_host NOT LIKE 'root%' AND CAST(argument AS CHAR) LIKE ?`,
+        [`%${needle}%`],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+  };
+}
+
+export const skipRealDeployment = (suite: string): string | false =>
+  skipIfAny(skipWithoutRedis(suite), skipWithoutMariadb(suite));
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  body: Record<string, unknown>;
+}
+
+/** POST /api on a connection of its own: the cluster hands each new connection to the next worker. */
+export function post(baseUrl: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> {
+  const body = new URLSearchParams(fields).toString();
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${baseUrl}${API_PATH}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close',
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let parsed: Record<string, unknown> = {};
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            // left empty; the test looks at status and text
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** What a client can observe of an answer, minus the headers that differ on every response. */
+export function observable(answer: Answer): string {
+  const { date, ...headers } = answer.headers;
+  void date;
+  return JSON.stringify({ status: answer.status, headers, text: answer.text });
+}
