@@ -31,6 +31,8 @@ export interface Deployment {
   /** Replaces the user's devices meta_value, as update_user_meta() does. */
   setDevicesValue(wpUserId: string, metaValue: string): Promise<void>;
   devicesValue(wpUserId: string): Promise<string | null>;
+  /** Every failure-budget subject the store counts right now. */
+  failureSubjects(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -47,12 +49,14 @@ function deployment(
   name: string,
   env: Record<string, string>,
   sql: Deployment['sql'],
+  failureSubjects: () => Promise<string[]>,
   close: () => Promise<void>,
 ): Deployment {
   return {
     name,
     env,
     sql,
+    failureSubjects,
     async addUser(uuid, devices) {
       const wpUserId = String(nextUserId++);
       await sql(`INSERT INTO wp_usermeta (user_id, meta_key, meta_value) VALUES (?, 'uuid', ?)`, [wpUserId, uuid]);
@@ -79,7 +83,9 @@ export function startEmbeddedDeployment(): Deployment {
     prepared.run(...params);
     return [];
   };
-  return deployment('embedded SQLite', { DATA_DIR: data.dir }, sql, async () => {
+  const subjects = async (): Promise<string[]> =>
+    (db.prepare(`SELECT subject FROM failure_budgets WHERE window_ends_at > ?`).all(Date.now()) as Array<{ subject: string }>).map((row) => row.subject);
+  return deployment('embedded SQLite', { DATA_DIR: data.dir }, sql, subjects, async () => {
     db.close();
     data.remove();
   });
@@ -93,6 +99,8 @@ export async function startRealDeployment(): Promise<Deployment & { generalLog(n
     'Redis + MariaDB',
     { ...redis.env, ...mariadb.env, DATA_DIR: data.dir },
     (statement, params) => mariadb.sql(statement, params),
+    // REDIS_MAIN_DB (1 by default) holds the counters, named failures:<subject> (src/backends/redis/keys.ts).
+    async () => (await redis.client(1).keys('failures:*')).map((key) => key.slice('failures:'.length)),
     async () => {
       await Promise.all([redis.close(), mariadb.close()]);
       data.remove();
