@@ -110,10 +110,11 @@ export async function startRealDeployment(): Promise<Deployment & { generalLog(n
   await mariadb.sql(`SET GLOBAL general_log = 'ON'`);
   return {
     ...base,
-    /** Statements MariaDB's general log holds that mention `needle` (the server's own, not root's). */
+    /** Statements run (not prepared) that MariaDB's general log holds and that mention `needle` (the server's own, not root's). */
     async generalLog(needle) {
       const rows = await mariadb.sql<{ n: number | string }>(
-        `SELECT COUNT(*) AS n FROM mysql.general_log WHERE user_host NOT LIKE 'root%' AND CAST(argument AS CHAR) LIKE ?`,
+        `SELECT COUNT(*) AS n FROM mysql.general_log
+         WHERE user_host NOT LIKE 'root%' AND command_type IN ('Execute', 'Query') AND CAST(argument AS CHAR) LIKE ?`,
         [`%${needle}%`],
       );
       return Number(rows[0]?.n ?? 0);
