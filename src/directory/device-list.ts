@@ -138,7 +138,8 @@ export function listDevices(metaValue: string | null): DeviceInfo[] {
   const devices: DeviceInfo[] = [];
   for (const entry of root.entries) {
     if (entry.value.kind !== 'array') continue;
-    const id = shape === 'map' ? keyText(entry) : idText(entry.value);
+    // As locate() finds them: a list item by its `id`, an item without one by its key.
+    const id = shape === 'list' && hasId(entry.value) ? idText(entry.value) : keyText(entry);
     if (id === null) continue;
     devices.push({ id, name: deviceName(entry.value, id), status: deviceStatus(entry.value) });
   }
@@ -229,18 +230,18 @@ function readForEdit(metaValue: string | null): Parsed | null {
 }
 
 // The shape rule (docs/PROTOCOL.md "Directory"): a list when every key is an integer (in any
-// order, with holes left by PHP's unset()), at least one value is an array, and every array
-// value has an `id` entry; values that are not arrays (stray entries plugins leave) are skipped
-// and kept. Anything else (a string key anywhere, an array without `id`, only stray entries, an
-// empty array) is a map. A map keyed by integers whose devices all carry an `id` entry cannot be
-// told from a list and is read as one: the `id` entry then names the device, not the key.
+// order, with holes left by PHP's unset()) and at least one value is an array with an `id`
+// entry; anything else (a string key anywhere, no `id` at all, an empty array) is a map.
+// Values that are not arrays (stray entries plugins leave) are never devices, and are kept.
 function shapeOf(root: ArrayValue): Shape {
-  const arrays = root.entries.filter((entry) => entry.value.kind === 'array');
   const isList =
-    arrays.length > 0 &&
     root.entries.every((entry) => entry.key.kind === 'int') &&
-    arrays.every((entry) => entry.value.kind === 'array' && entry.value.entries.some((e) => isStringKey(e, ID)));
+    root.entries.some((entry) => entry.value.kind === 'array' && hasId(entry.value));
   return isList ? 'list' : 'map';
+}
+
+function hasId(fields: ArrayValue): boolean {
+  return fields.entries.some((e) => isStringKey(e, ID));
 }
 
 /** True when the keys are exactly the ints 0..n-1 in order (a list no unset() has touched). */
@@ -258,16 +259,23 @@ function nextListIndex(root: ArrayValue): bigint {
   return next;
 }
 
-// Only array values are devices; in a list the first item whose id matches wins.
+// Only array values are devices. In a map, the entry under the device id's PHP key. In a list,
+// the first item whose `id` matches; failing that, an item without an `id` under the device
+// id's key, so an integer-keyed map that some entries with `id` made list-shaped still finds
+// its other devices. An item with an `id` is only ever named by it.
 function locate(parsed: Parsed, deviceId: string): { index: number; fields: ArrayValue } | null {
   const { root, shape } = parsed;
   // PHP's $devices[$id] normalizes the id the same way, so "1234" finds i:1234.
-  const wanted = shape === 'map' ? phpKeyIdentity(phpKeyFromString(deviceId)) : null;
+  const wantedKey = phpKeyIdentity(phpKeyFromString(deviceId));
+  if (shape === 'list') {
+    const byId = root.entries.findIndex((entry) => entry.value.kind === 'array' && idText(entry.value) === deviceId);
+    if (byId >= 0) return { index: byId, fields: root.entries[byId]!.value as ArrayValue };
+  }
   for (let index = 0; index < root.entries.length; index++) {
     const entry = root.entries[index];
     if (entry === undefined || entry.value.kind !== 'array') continue;
-    const matches = wanted !== null ? phpKeyIdentity(entry.key) === wanted : idText(entry.value) === deviceId;
-    if (matches) return { index, fields: entry.value };
+    if (shape === 'list' && hasId(entry.value)) continue;
+    if (phpKeyIdentity(entry.key) === wantedKey) return { index, fields: entry.value };
   }
   return null;
 }
