@@ -283,7 +283,6 @@ describe('client answers, through a fake fetch', () => {
 
   test('every other answer is a typed error with a stable code', async () => {
     const cases: Array<[Parameters<typeof fakeServer>[0][number], string]> = [
-      [answers.invalidMessage(), 'INVALID_MESSAGE'],
       [answers.expired(), 'EXPIRED'],
       [answers.badRequest('missing key'), 'BAD_REQUEST'],
       [answers.badRequest('body too large', 413), 'BAD_REQUEST'],
@@ -302,6 +301,33 @@ describe('client answers, through a fake fetch', () => {
     }
     const bad = fakeServer([answers.badRequest('missing key')]);
     await assert.rejects(bad.client({ session: SESSION }).send('x'), /missing key/);
+  });
+
+  test('invalid message: the session was replaced, so logout, a new auth and one resend; invalid again is InvalidMessageError', async () => {
+    const fake = fakeServer([
+      answers.invalidMessage(),
+      answers.deleted(),
+      answers.sessionCreated(PEM, 'Phone'),
+      answers.invalidMessage(),
+    ]);
+    await assert.rejects(fake.client({ session: SESSION }).send('x'), (e: unknown) => {
+      assert.ok(e instanceof SecureMessageError);
+      assert.equal(e.code, 'INVALID_MESSAGE');
+      assert.equal(e.retryable, false);
+      return true;
+    });
+    assert.deepEqual(fake.requests.map((r) => r.status), [undefined, 'off', 'on', undefined]);
+    const recovered = fakeServer([answers.invalidMessage(), answers.deleted(), answers.sessionCreated(PEM, 'Phone'), answers.delivered(ID)]);
+    assert.equal((await recovered.client({ session: SESSION }).send('x')).id, ID);
+  });
+
+  test('the secret goes with every auth and logout, never with a submit', async () => {
+    const fake = fakeServer([answers.sessionCreated(PEM, 'Phone'), answers.delivered(ID), answers.deleted()]);
+    const client = fake.client({ secret: 's3cret' });
+    await client.send('x');
+    await client.logout();
+    assert.deepEqual(fake.requests.map((r) => [r.status, r.secret]), [['on', 's3cret'], [undefined, undefined], ['off', 's3cret']]);
+    assert.throws(() => fake.client({ secret: '' }), (e: SecureMessageError) => e.code === 'INVALID_ARGUMENT');
   });
 
   test("a gateway's HTML 502 is retried like an outage", async () => {
