@@ -241,7 +241,9 @@ export class ProtocolService {
       await this.credentials.revocation?.release(key).catch(() => undefined);
       throw error;
     }
-    if (deviceAlive(device)) return true;
+    // REQUIRE_DEVICE_SECRET turned on later ends the sessions of devices without a secret too.
+    const allowed = deviceAlive(device) && (device.secretSha256 !== null || !this.credentials.secrets.requireSecret);
+    if (allowed) return true;
     this.keyCache.evict(key);
     await this.deps.sessions.delete(key);
     this.deps.log.info({ deviceId: session.device_id }, 'session ended: its device was removed or revoked in the directory');
