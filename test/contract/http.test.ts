@@ -211,6 +211,8 @@ for (const combination of combinations) {
 
     describe('envelopes.json, submitted under a session holding the vectors\' key', () => {
       before(async () => {
+        // SPEC §10: a session lives only while its device does, so the vectors' device is in the directory.
+        await directory.directory.addDevice(envelopes.user_id, envelopes.device_id, 'Vector');
         await store.sessions.delete(envelopes.key);
         await store.sessions.create(
           envelopes.key,
