@@ -6,6 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { addDevice } from '../../src/directory/device-list.js';
+import { RedisKeys } from '../../src/backends/redis/keys.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
 import { API_PATH } from '../../src/protocol/request.js';
 import { makeDataDir } from '../helpers/server-process.js';
@@ -99,8 +100,11 @@ export async function startRealDeployment(): Promise<Deployment & { generalLog(n
     'Redis + MariaDB',
     { ...redis.env, ...mariadb.env, DATA_DIR: data.dir },
     (statement, params) => mariadb.sql(statement, params),
-    // REDIS_MAIN_DB (1 by default) holds the counters, named failures:<subject> (src/backends/redis/keys.ts).
-    async () => (await redis.client(1).keys('failures:*')).map((key) => key.slice('failures:'.length)),
+    // REDIS_MAIN_DB (1 by default) holds the counters, named by src/backends/redis/keys.ts.
+    async () => {
+      const prefix = new RedisKeys('').failures('');
+      return (await redis.client(1).keys(`${prefix}*`)).map((key) => key.slice(prefix.length));
+    },
     async () => {
       await Promise.all([redis.close(), mariadb.close()]);
       data.remove();
