@@ -12,6 +12,7 @@ import type { MessageStore, SessionRecord, SessionStore } from '../store/store.j
 import { answers, type Answer } from './answers.js';
 import { parseClientKey } from './client-key.js';
 import { messageId } from './message-id.js';
+import { SessionHardening } from './session-hardening.js';
 
 export interface ProtocolSettings {
   userIdLength: number;
@@ -32,6 +33,8 @@ export interface ProtocolDependencies {
   keyCache: SessionKeyCache;
   /** Milliseconds since the epoch; replaceable so tests can move time. */
   now?: () => number;
+  /** Issue 10 (SPEC §10 per-session limit, §11); absent = allowlists open, no guards, keys stored plain. */
+  hardening?: SessionHardening;
 }
 
 /** What the HTTP layer logs about an answer beyond its code; never secrets or payloads. */
@@ -44,10 +47,12 @@ export interface Outcome {
 export class ProtocolService {
   private readonly now: () => number;
   private readonly keyCache: SessionKeyCache;
+  private readonly hardening: SessionHardening;
 
   constructor(private readonly deps: ProtocolDependencies) {
     this.now = deps.now ?? Date.now;
     this.keyCache = deps.keyCache;
+    this.hardening = deps.hardening ?? new SessionHardening({ log: deps.log });
   }
 
   /** SPEC §4: authenticate a device and open its session. */
@@ -61,22 +66,33 @@ export class ProtocolService {
     const device = await directory.findDevice(key.userId, key.deviceId);
     if (device === null) return { answer: answers.notFound() };
 
-    const pair = await keys.take();
-    const record: SessionRecord = {
-      user_id: key.userId,
-      device_id: key.deviceId,
-      device_name: device.deviceName,
-      private_key: pair.privateKeyPem,
-      created_at: new Date(this.now()).toISOString(),
-    };
-    // Both writes start at once, the session first: a store that shares a commit between them
-    // (the embedded one) then makes the auth one durable transaction, and separate backends
-    // work in parallel. Only the session's outcome decides whether this auth won; a status set
-    // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
-    const [created, listed] = await Promise.allSettled([
-      sessions.create(key.key, record, settings.sessionTtlSeconds),
-      directory.setStatus(device.wpUserId, key.deviceId, 'on'),
-    ]);
+    // SPEC §11: concurrent auths of this key share one pair; it opens one session at most.
+    const shared = await this.hardening.takePair(keys, key.key);
+    let created: PromiseSettledResult<boolean>;
+    let listed: PromiseSettledResult<boolean>;
+    try {
+      if (shared.used) return { answer: answers.alreadyAuth() };
+      const record: SessionRecord = {
+        user_id: key.userId,
+        device_id: key.deviceId,
+        device_name: device.deviceName,
+        private_key: shared.storedPrivateKey,
+        created_at: new Date(this.now()).toISOString(),
+      };
+      // Both writes start at once, the session first: a store that shares a commit between them
+      // (the embedded one) then makes the auth one durable transaction, and separate backends
+      // work in parallel. Only the session's outcome decides whether this auth won; a status set
+      // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
+      [created, listed] = await Promise.allSettled([
+        sessions.create(key.key, record, settings.sessionTtlSeconds),
+        directory.setStatus(device.wpUserId, key.deviceId, 'on'),
+        // An earlier session's hardening state goes (it could not be read by this one anyway).
+        this.hardening.sessionGone(key.key),
+      ]);
+      if (created.status === 'fulfilled' && created.value) shared.markUsed();
+    } finally {
+      shared.release();
+    }
     if (created.status === 'rejected') throw created.reason;
     if (!created.value) return { answer: answers.alreadyAuth() };
     // The cache would notice the older session's entry is stale anyway; this frees it now.
@@ -91,7 +107,7 @@ export class ProtocolService {
       await this.discardSession(key.key);
       return { answer: answers.notFound() };
     }
-    return { answer: answers.sessionCreated(pair.publicKeyPem, device.deviceName) };
+    return { answer: answers.sessionCreated(shared.pair.publicKeyPem, device.deviceName) };
   }
 
   /** SPEC §4: delete the session, then set the device off. */
@@ -101,6 +117,7 @@ export class ProtocolService {
     if (key === null) return { answer: answers.notFound() };
     this.keyCache.evict(key.key);
     if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
+    await this.hardening.sessionGone(key.key);
     try {
       const wpUserId = await directory.findUser(key.userId);
       if (wpUserId !== null) await directory.setStatus(wpUserId, key.deviceId, 'off');
@@ -128,10 +145,12 @@ export class ProtocolService {
     const unwrapper = this.keyCache.unwrapperFor(key.key, session);
     let opened;
     try {
-      opened = openEnvelope(message, unwrapper);
+      opened = openEnvelope(message, unwrapper, this.hardening.policy);
     } catch (error) {
-      if (error instanceof InvalidEnvelopeError) return { answer: answers.invalidMessage(), detail: error.reason };
-      throw error;
+      if (!(error instanceof InvalidEnvelopeError)) throw error;
+      // SPEC §10: counted; the session ends at INVALID_ENVELOPE_LIMIT. The answer stays the same bytes.
+      await this.hardening.envelopeRefused(key.key, session, settings.sessionTtlSeconds, { sessions, directory: this.deps.directory, keyCache: this.keyCache });
+      return { answer: answers.invalidMessage(), detail: error.reason };
     }
 
     if (settings.minuteWindow > 0 && typeof opened.minute === 'number') {
@@ -140,14 +159,21 @@ export class ProtocolService {
     }
 
     const id = messageId(session.user_id, session.device_id, opened.canonicalMinute, opened.plaintextBytes);
+    // SPEC §11: AES-CBC content already accepted in this session, under another minute.
+    const firstId = await this.hardening.replayOf(key.key, session, opened, id, settings.sessionTtlSeconds);
+    if (firstId !== null) return { answer: answers.duplicate(firstId) };
     // The renewal runs beside the store write rather than after it: a duplicate renews too, and
     // a failed renewal changes no answer, so nothing waits on its order; stores may then commit
     // both at once. It is started first so that a failing store write still has it handled.
-    const renewal = sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
-      // The session merely keeps its old expiry; the message's answer stands.
-      log.warn({ err: error }, 'session expiry not renewed');
-    });
-    const stored = await messages.putIfAbsent(
+    const renewal = Promise.all([
+      sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
+        // The session merely keeps its old expiry; the message's answer stands.
+        log.warn({ err: error }, 'session expiry not renewed');
+      }),
+      this.hardening.renewed(key.key, settings.sessionTtlSeconds),
+    ]);
+    const stored = await messages
+      .putIfAbsent(
       {
         id,
         user_id: session.user_id,
@@ -158,7 +184,11 @@ export class ProtocolService {
         payload: opened.plaintext,
       },
       settings.messageTtlSeconds,
-    );
+    )
+      .catch(async (error: unknown) => {
+        await this.hardening.storeFailed(key.key, session, opened, id);
+        throw error;
+      });
     await renewal;
     return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
   }

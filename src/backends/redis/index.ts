@@ -4,7 +4,10 @@ import type { RedisConfig } from '../../config/config.js';
 import type { BackendHandle } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
+import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisKeys } from './keys.js';
+import { RedisSessionGuardStore } from './session-guard.js';
+import { RedisSessionRewriter } from './session-rewrite.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
 
 export { RedisKeys } from './keys.js';
@@ -13,6 +16,10 @@ export { RedisMessageStore, RedisSessionStore } from './store.js';
 export interface RedisStore {
   sessions: RedisSessionStore;
   messages: RedisMessageStore;
+  /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
+  guard: RedisSessionGuardStore;
+  installationSecrets: RedisInstallationSecrets;
+  sessionRewriter: RedisSessionRewriter;
   handle: BackendHandle;
   description: string;
 }
@@ -26,6 +33,9 @@ export async function openRedisStore(config: RedisConfig, log: Logger): Promise<
   return {
     sessions: new RedisSessionStore(connections.sessions, keys),
     messages: new RedisMessageStore(connections.messages, keys),
+    guard: new RedisSessionGuardStore(connections.sessions, keys),
+    installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
+    sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
     description: connections.description,
     handle: {
       name: 'redis',
