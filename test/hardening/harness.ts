@@ -75,7 +75,7 @@ export async function startHarness(deployment: Deployment, devices: string[], en
   await directory.addUser(TEST_UUID);
   for (const id of devices) await directory.directory.addDevice(TEST_UUID, id, id.toUpperCase());
   // Redis + MariaDB runs as production does, two processes on one port: a guard must hold across them.
-  const processes = deployment === 'embedded' ? {} : { WORKERS: '2' };
+  const processes: Record<string, string> = deployment === 'embedded' ? {} : { WORKERS: '2' };
   const fullEnv = { DATA_DIR: data.dir, ...store.env, ...directory.env, ...processes, ...env };
   const harness: Harness = {
     deployment,
