@@ -7,12 +7,15 @@ import type { Config } from './config/config.js';
 import { FailureBudget, RevocationCheck, type CredentialRules } from './credentials/index.js';
 import { Directory } from './directory/directory.js';
 import { buildApp } from './http/app.js';
+import { resolveLogTagSecret } from './http/key-tag.js';
 import { createLogger } from './logger.js';
 import { ProtocolService } from './protocol/service.js';
+import { SessionHardening } from './protocol/session-hardening.js';
 import { DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from './session/key-cache.js';
 import { generateSessionKeyPair } from './session/key-pair.js';
 import { SessionKeyPool } from './session/key-pool.js';
 import { LowPriorityKeyGenerator } from './session/keygen-process.js';
+import { keyWrapFor, warnIfKeysInTheClear } from './session/key-wrap-config.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -45,11 +48,14 @@ export async function startServer(
     onDemand: () => generateSessionKeyPair(bits),
     // Together the processes may generate on demand on every core, not more: the rest waits its turn.
     onDemandConcurrency: Math.max(1, Math.floor(availableParallelism() / config.workers)),
+    maxWaiting: config.hardening.keyWaitLimit,
     log,
   });
+  const keyWrap = keyWrapFor(config.hardening);
+  warnIfKeysInTheClear(config, log);
   const directory = new Directory(
     backends.usermeta,
-    { uuidMetaKey: config.wpUuidMetaKey, devicesMetaKey: config.wpDevicesMetaKey },
+    { uuidMetaKey: config.wpUuidMetaKey, devicesMetaKey: config.wpDevicesMetaKey, maxDeviceListBytes: config.hardening.maxDeviceListBytes },
     log,
   );
   const { credentials: c } = config;
@@ -82,6 +88,14 @@ export async function startServer(
       maxSessions: config.keyCacheSessions,
       maxKeysPerSession: DEFAULT_KEYS_PER_SESSION,
       idleMs: config.sessionTtlSeconds * 1000,
+      keyWrap,
+    }),
+    hardening: new SessionHardening({
+      policy: { allowedEnc: config.hardening.allowedEnc, allowedOaepHash: config.hardening.allowedOaepHash },
+      guard: backends.guard,
+      invalidEnvelopeLimit: config.hardening.invalidEnvelopeLimit,
+      keyWrap,
+      log,
     }),
   });
   const app = await buildApp({
@@ -92,6 +106,8 @@ export async function startServer(
     rateLimitWindowSeconds: config.rateLimitWindowSeconds,
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
+    keyTagSecret: await resolveLogTagSecret(config.hardening, backends.installationSecrets, log),
+    requestTimeoutSeconds: config.hardening.requestTimeoutSeconds,
     log,
   });
   const address = await app.listen({ host: config.host, port: config.port });

@@ -8,11 +8,19 @@ import type { Config } from '../config/config.js';
 import type { UsermetaTable } from '../directory/usermeta.js';
 import type { FailureCounterStore } from '../store/failure-budgets.js';
 import type { SessionRecheckStore } from '../store/session-rechecks.js';
+import type { InstallationSecretStore } from '../store/installation-secret.js';
+import type { SessionGuardStore } from '../store/session-guard.js';
+import type { SessionRecordRewriter } from '../store/session-rewrite.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
 import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
 import { createCredentialTables, SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPurge } from './sqlite/credentials.js';
+import { WalScrubber } from './sqlite/file-safety.js';
+import { SqliteInstallationSecrets } from './sqlite/installation-secrets.js';
+import { scrubbingSessionStore } from './sqlite/scrubbing-sessions.js';
+import { SqliteSessionGuardStore, startSessionGuardPurge } from './sqlite/session-guard.js';
+import { SqliteSessionRewriter } from './sqlite/session-rewrite.js';
 import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
@@ -24,6 +32,12 @@ export interface Backends {
   failures: FailureCounterStore;
   rechecks: SessionRecheckStore;
   usermeta: UsermetaTable;
+  /** Issue 10 (SPEC §10, §11): per-session hardening state, in the session store. */
+  guard: SessionGuardStore;
+  /** Secrets every process of the installation shares (the log tag key), in the session store. */
+  installationSecrets: InstallationSecretStore;
+  /** For `admin sessions rewrap`. */
+  sessionRewriter: SessionRecordRewriter;
   /** Every distinct backend in use, for /readyz and shutdown. */
   handles: BackendHandle[];
   /** One line for the start-up log: which backend serves what. */
@@ -35,6 +49,8 @@ interface Embedded {
   db: SqliteDatabase;
   /** Every write of the store and the directory: one commit for a turn's writes, and no sleeping on the lock. */
   writes: WriteBatcher;
+  /** SPEC §11: truncates the WAL after a session is deleted. */
+  scrubber: WalScrubber;
   handle: BackendHandle;
 }
 
@@ -45,9 +61,12 @@ function openEmbedded(config: Config): Embedded {
   const writes = new WriteBatcher(writer);
   const stopPurge = startExpiryPurge(writes);
   const stopCredentialPurge = startCredentialPurge(writes);
+  const scrubber = new WalScrubber(writer);
+  const stopGuardPurge = startSessionGuardPurge(writes, () => scrubber.request());
   return {
     db,
     writes,
+    scrubber,
     handle: {
       name: 'sqlite',
       ping: async () => {
@@ -56,6 +75,8 @@ function openEmbedded(config: Config): Embedded {
       close: async () => {
         stopPurge();
         stopCredentialPurge();
+        stopGuardPurge();
+        scrubber.close();
         writes.close();
         writer.close();
         db.close();
@@ -74,16 +95,19 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   const sqlite = (): Embedded => (embedded ??= openEmbedded(config));
 
   const redis = config.redis === undefined ? undefined : await openRedisStore(config.redis, log);
-  const mysql = config.mysql === undefined ? undefined : openMysqlDirectory(config.mysql, config.tablePrefix, log);
+  const mysql = config.mysql === undefined ? undefined : openMysqlDirectory(config.mysql, config.tablePrefix, log, config.hardening.mysqlQueueLimit);
   const store =
     redis ??
     (() => {
-      const { db, writes, handle } = sqlite();
+      const { db, writes, scrubber, handle } = sqlite();
       return {
-        sessions: new SqliteSessionStore(db, writes),
+        sessions: scrubbingSessionStore(new SqliteSessionStore(db, writes), scrubber),
         messages: new SqliteMessageStore(db, writes),
         failures: new SqliteFailureCounterStore(db, writes),
         rechecks: new SqliteSessionRecheckStore(db, writes),
+        guard: new SqliteSessionGuardStore(writes),
+        installationSecrets: new SqliteInstallationSecrets(writes),
+        sessionRewriter: new SqliteSessionRewriter(db, writes, scrubber),
         handle,
         description: `sqlite (${config.dataDir})`,
       };
@@ -115,6 +139,9 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     failures: store.failures,
     rechecks: store.rechecks,
     usermeta: directory.usermeta,
+    guard: store.guard,
+    installationSecrets: store.installationSecrets,
+    sessionRewriter: store.sessionRewriter,
     handles,
     description: { directory: directory.description, store: store.description },
     close: async () => {

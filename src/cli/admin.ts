@@ -12,6 +12,7 @@
  *   npm run admin -- device restore <uuid> <device-id>
  *   npm run admin -- device remove <uuid> <device-id>
  *   npm run admin -- messages [--limit N]
+ *   npm run admin -- sessions rewrap
  */
 import { parseArgs } from 'node:util';
 import { openBackends } from '../backends/index.js';
@@ -21,6 +22,8 @@ import { REVOKED_STATUS } from '../directory/device-list.js';
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { DEVICE_ID_PATTERN } from '../protocol/client-key.js';
 import { createLogger } from '../logger.js';
+import { keyWrapFor } from '../session/key-wrap-config.js';
+import { rewrapSessions } from './rewrap.js';
 
 const USAGE = `usage:
   admin user add <uuid> [--wp-user-id N]      give a user (WordPress user id N, or a new one) this UUID
@@ -32,7 +35,8 @@ const USAGE = `usage:
   admin device revoke <uuid> <device-id>      status "revoked": no session until WordPress or this command lifts it; ends its session
   admin device restore <uuid> <device-id>     lift a revocation (status "off": the device may authenticate again)
   admin device remove <uuid> <device-id>      remove the device and end its session
-  admin messages [--limit N]                  the most recent stored messages, as JSON lines`;
+  admin messages [--limit N]                  the most recent stored messages, as JSON lines
+  admin sessions rewrap                       re-encrypt every stored session key under KEY_ENCRYPTION_KEY`;
 
 /** A mistake in the command line; printed with the usage. */
 class UsageError extends Error {}
@@ -136,6 +140,13 @@ async function run(argv: string[], config: Config): Promise<void> {
       const limit = Number(values.limit ?? 20);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive number');
       for (const record of await backends.messages.list(limit)) print(JSON.stringify(record));
+    } else if (area === 'sessions' && action === 'rewrap') {
+      const report = await rewrapSessions(backends.sessionRewriter, keyWrapFor(config.hardening));
+      print(
+        `sessions rewrapped: ${report.rewrapped}, already under the current key: ${report.unchanged}, ` +
+          `unreadable with the configured keys: ${report.unreadable}, changed meanwhile: ${report.changedMeanwhile}`,
+      );
+      if (report.unreadable > 0) process.exitCode = 1;
     } else {
       throw new UsageError(area === undefined ? 'missing command' : `unknown command: ${positionals.join(' ')}`);
     }

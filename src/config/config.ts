@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
+import { readHardeningConfig, type HardeningConfig } from './hardening.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -76,6 +77,8 @@ export interface Config {
   keyPoolSize: number;
   /** Sessions per process whose parsed private key and unwrapped AES keys are kept (KEY_CACHE_SESSIONS); 0 = none. */
   keyCacheSessions: number;
+  /** SPEC §10 (per-session limit) and §11: envelope and key hardening (src/config/hardening.ts). */
+  hardening: HardeningConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -192,7 +195,8 @@ export function readConfig(env: Env): Config {
 
   const redisUrl = read.raw('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got "${redisUrl}")`);
+    // The value is not echoed: a URL may hold the password.
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss:// (value not shown: it may hold a password)');
   }
   const redis: RedisConfig | undefined = REDIS_SETTINGS.some((name) => read.raw(name) !== undefined)
     ? {
@@ -233,6 +237,7 @@ export function readConfig(env: Env): Config {
     keyPoolSize: read.integer('KEY_POOL_SIZE', 64, 0, 100_000),
     keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),
     corsOrigins: readCorsOrigins(read),
+    hardening: readHardeningConfig(read, env),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
 }

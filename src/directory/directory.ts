@@ -46,6 +46,11 @@ export interface DeviceListing {
 export interface DirectoryOptions {
   uuidMetaKey: string;
   devicesMetaKey: string;
+  /**
+   * Issue 10 (MAX_DEVICE_LIST_BYTES): a devices value longer than this (in bytes) is not parsed; it
+   * is logged and treated as holding no devices, like any unusable value. Absent = no cap.
+   */
+  maxDeviceListBytes?: number;
 }
 
 /** An admin request the directory cannot carry out; its message is for the person at the terminal. */
@@ -76,7 +81,7 @@ export class Directory {
       findDevice(decoy, deviceId);
       return null;
     }
-    const metaValue = await this.table.read(wpUserId, this.options.devicesMetaKey);
+    const metaValue = this.withinCap(wpUserId, await this.table.read(wpUserId, this.options.devicesMetaKey));
     this.warnIfUnusable(wpUserId, metaValue);
     const device = findDevice(metaValue, deviceId);
     return device === null
@@ -91,6 +96,8 @@ export class Directory {
   async setStatus(wpUserId: string, deviceId: string, status: DeviceStatus): Promise<boolean> {
     let found = false;
     await this.table.update(wpUserId, this.options.devicesMetaKey, (current) => {
+      // Over the cap: no devices, so nothing found and nothing written.
+      if (this.withinCap(wpUserId, current) !== current) return undefined;
       const result = setDeviceStatus(current, deviceId, status);
       found = result.found;
       return result.found && result.metaValue !== current ? result.metaValue : undefined;
@@ -137,6 +144,16 @@ export class Directory {
     const wpUserId = await this.findUser(uuid);
     if (wpUserId === null) throw new DirectoryError(`no user with uuid ${uuid}`);
     return wpUserId;
+  }
+
+  /** The value, or null (no devices) when it is over MAX_DEVICE_LIST_BYTES; that is logged. */
+  private withinCap(wpUserId: string, metaValue: string | null): string | null {
+    const cap = this.options.maxDeviceListBytes;
+    if (metaValue === null || cap === undefined || metaValue.length <= cap / 4) return metaValue;
+    const bytes = Buffer.byteLength(metaValue, 'utf8');
+    if (bytes <= cap) return metaValue;
+    this.log.warn({ wpUserId, bytes, cap }, 'devices meta value over MAX_DEVICE_LIST_BYTES: not parsed, treated as holding no devices');
+    return null;
   }
 
   /** SPEC §3: an unusable value holds no devices, and the operator hears about it. */

@@ -1,4 +1,5 @@
 /** Opening an envelope (SPEC §5): parse, check, unwrap the AES key, decrypt, require UTF-8. */
+import { createHash } from 'node:crypto';
 import { decodeBase64 } from './base64.js';
 import { checkContentShape, decryptContent, type ContentEncryption } from './content-decrypt.js';
 import { InvalidEnvelopeError } from './errors.js';
@@ -17,10 +18,35 @@ export interface OpenedEnvelope {
   canonicalMinute: string;
   /** The content encryption used. */
   enc: ContentEncryption;
+  /**
+   * SPEC §11: lowercase hex SHA-256 of the decoded `encryptedKey`, `iv` and `ciphertext` (each
+   * length-prefixed). Of the bytes, not the base64 text, so re-encoding (URL-safe alphabet,
+   * dropped padding) does not make a replayed AES-CBC envelope look new.
+   */
+  contentFingerprint: string;
+}
+
+/** SPEC §11: which `enc` and `oaepHash` values the deployment accepts (ALLOWED_ENC, ALLOWED_OAEP_HASH). */
+export interface EnvelopePolicy {
+  allowedEnc: readonly ContentEncryption[];
+  allowedOaepHash: readonly OaepHash[];
 }
 
 const ENCS: readonly ContentEncryption[] = ['AES-CBC', 'AES-GCM'];
 const OAEP_HASHES: readonly OaepHash[] = ['SHA-256', 'SHA-1'];
+
+/** Everything SPEC §5 allows: the policy when the deployment narrows nothing. */
+export const ACCEPT_ALL: EnvelopePolicy = { allowedEnc: ENCS, allowedOaepHash: OAEP_HASHES };
+
+function fingerprint(parts: readonly Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(part.length);
+    hash.update(length).update(part);
+  }
+  return hash.digest('hex');
+}
 
 /** Own property only: a polluted Object.prototype must not supply a field. */
 function field(obj: object, name: string): unknown {
@@ -56,7 +82,7 @@ function parseObject(message: string): object {
   return parsed;
 }
 
-function open(message: string, unwrapper: KeyUnwrapper): OpenedEnvelope {
+function open(message: string, unwrapper: KeyUnwrapper, policy: EnvelopePolicy): OpenedEnvelope {
   const obj = parseObject(message);
   const encryptedKeyText = requiredString(obj, 'encryptedKey');
   const ivText = requiredString(obj, 'iv');
@@ -65,6 +91,10 @@ function open(message: string, unwrapper: KeyUnwrapper): OpenedEnvelope {
   if (!isValidMinute(minute)) throw new InvalidEnvelopeError('minute: invalid');
   const enc = optionalChoice(obj, 'enc', ENCS, 'AES-CBC');
   const oaepHash = optionalChoice(obj, 'oaepHash', OAEP_HASHES, 'SHA-256');
+  // SPEC §11: outside the deployment's allowlists is one more reason for the same answer,
+  // checked (like the shape) before any private-key operation.
+  if (!policy.allowedEnc.includes(enc)) throw new InvalidEnvelopeError('enc: not allowed here');
+  if (!policy.allowedOaepHash.includes(oaepHash)) throw new InvalidEnvelopeError('oaepHash: not allowed here');
 
   const encryptedKey = decodeBase64(encryptedKeyText);
   const iv = decodeBase64(ivText);
@@ -84,13 +114,23 @@ function open(message: string, unwrapper: KeyUnwrapper): OpenedEnvelope {
   } catch (cause) {
     throw new InvalidEnvelopeError('plaintext: not UTF-8', { cause });
   }
-  return { plaintext, plaintextBytes, minute, canonicalMinute: canonical, enc };
+  return {
+    plaintext,
+    plaintextBytes,
+    minute,
+    canonicalMinute: canonical,
+    enc,
+    contentFingerprint: fingerprint([encryptedKey, iv, ciphertext]),
+  };
 }
 
-/** Opens an envelope (SPEC §5) with the session's unwrapper; throws InvalidEnvelopeError, and only that, for any bad input. */
-export function openEnvelope(message: string, unwrapper: KeyUnwrapper): OpenedEnvelope {
+/**
+ * Opens an envelope (SPEC §5) with the session's unwrapper, within the deployment's allowlists
+ * (SPEC §11); throws InvalidEnvelopeError, and only that, for any bad input.
+ */
+export function openEnvelope(message: string, unwrapper: KeyUnwrapper, policy: EnvelopePolicy = ACCEPT_ALL): OpenedEnvelope {
   try {
-    return open(message, unwrapper);
+    return open(message, unwrapper, policy);
   } catch (err) {
     if (err instanceof InvalidEnvelopeError) throw err;
     // Whatever else escaped (a node:crypto surprise, a failing unwrapper) is still one answer to the client.

@@ -2,7 +2,7 @@
  * The HTTP surface: Fastify with the two body parsers of SPEC §1, the /api route, health
  * probes, and one error handler. Protocol decisions are the ProtocolService's, not this file's.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
@@ -15,14 +15,17 @@ import type { ProtocolService } from '../protocol/service.js';
 import type { BackendHandle } from '../store/store.js';
 import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
+import { keyTag } from './key-tag.js';
 import { HttpProblem } from './problems.js';
+
+export { keyTag } from './key-tag.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The SPEC §1 code of the answer, for the request log line. */
     outcomeCode: Code | undefined;
     operation: string | undefined;
-    /** A short hash of the client key: logs never hold the whole key. */
+    /** A short HMAC of the client key (key-tag.ts): logs never hold the whole key. */
     keyTag: string | undefined;
   }
 }
@@ -43,16 +46,15 @@ export interface AppOptions {
   trustProxy: boolean | number | string[];
   /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
   corsOrigins?: readonly string[];
+  /** The key tag's HMAC secret, the same in every process (key-tag.ts); absent = a random one for this app. */
+  keyTagSecret?: string;
+  /** REQUEST_TIMEOUT_SECONDS: receiving the headers and the whole body; absent = Node's defaults. */
+  requestTimeoutSeconds?: number;
   log: Logger;
 }
 
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
 const CORS_MAX_AGE_SECONDS = 3600;
-
-/** A short, stable tag for a client key, so log lines about one device can be found together. */
-export function keyTag(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
-}
 
 /** Trust the nearest `hops` proxies: proxy-addr's meaning of a number. */
 function trustHops(hops: number): (address: string, hop: number) => boolean {
@@ -61,7 +63,21 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service, backends, maxBodyBytes, log } = options;
+  const tagSecret = options.keyTagSecret ?? randomBytes(32).toString('hex');
+  // SPEC §11: Fastify turns Node's request timeout off; a client that trickles its headers or its
+  // body is cut off after this long. Node checks the deadlines every connectionsCheckingInterval.
+  const timeoutMs = options.requestTimeoutSeconds === undefined ? undefined : options.requestTimeoutSeconds * 1000;
   const app = Fastify({
+    ...(timeoutMs === undefined
+      ? {}
+      : {
+          requestTimeout: timeoutMs,
+          http: {
+            headersTimeout: timeoutMs,
+            requestTimeout: timeoutMs,
+            connectionsCheckingInterval: Math.min(1000, timeoutMs),
+          },
+        }),
     loggerInstance: log as FastifyBaseLogger,
     // One line per request, written by the onResponse hook below with the outcome code.
     logController: new LogController({ disableRequestLogging: true }),
@@ -126,7 +142,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        // Never the query string: it is not ours to log (a client may put anything in it).
+        url: request.url.split('?', 1)[0],
         status: reply.statusCode,
         code: request.outcomeCode,
         op: request.operation,
@@ -143,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const operation = dispatch(fields);
     if (isAnswer(operation)) return sendAnswer(reply, operation);
     request.operation = operation.op;
-    request.keyTag = keyTag(operation.key);
+    request.keyTag = keyTag(operation.key, tagSecret);
     // request.ip is the peer, or the address TRUST_PROXY's proxies forwarded (SPEC §10).
     const context = { address: request.ip };
     const outcome =

@@ -5,6 +5,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BackendUnavailableError } from '../backends/unavailable.js';
 import { answers, BadRequestReason, type Answer } from '../protocol/answers.js';
+import { KeyUnwrapError } from '../session/key-wrap.js';
+import { KeyWaitFullError } from '../session/key-pool.js';
 import { HttpProblem } from './problems.js';
 
 /** The body formats SPEC §1 accepts, named in the 415 answer. */
@@ -14,6 +16,8 @@ export const ACCEPTED_CONTENT_TYPES = ['application/x-www-form-urlencoded', 'mul
 export function answerForError(error: unknown): { answer: Answer; unexpected: boolean } {
   if (error instanceof HttpProblem) return { answer: error.answer, unexpected: false };
   if (error instanceof BackendUnavailableError) return { answer: answers.unavailable(), unexpected: false };
+  // SPEC §11: a wrong KEY_ENCRYPTION_KEY, and issue 10's bound on auths waiting for a key: 503, not a bug.
+  if (error instanceof KeyUnwrapError || error instanceof KeyWaitFullError) return { answer: answers.unavailable(), unexpected: false };
   const statusCode = (error as Partial<FastifyError>)?.statusCode;
   const code = (error as Partial<FastifyError>)?.code;
   if (statusCode === 413 || code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -45,5 +49,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   const { answer, unexpected } = answerForError(error);
   if (unexpected) request.log.error({ err: error }, 'unexpected error');
   else if (error instanceof BackendUnavailableError) request.log.warn({ backend: error.backend, reason: error.message }, 'backend unavailable');
+  else if (error instanceof KeyUnwrapError) {
+    request.log.error({ reason: error.message }, 'stored session key cannot be opened: check KEY_ENCRYPTION_KEY and KEY_ENCRYPTION_KEY_PREVIOUS');
+  } else if (error instanceof KeyWaitFullError) request.log.warn({ waiting: error.waiting }, 'too many auths waiting for a session key: answered 503');
   return sendAnswer(reply, answer);
 }

@@ -13,6 +13,7 @@ import type { MessageStore, SessionRecord, SessionStore } from '../store/store.j
 import { answers, type Answer } from './answers.js';
 import { parseClientKey } from './client-key.js';
 import { messageId } from './message-id.js';
+import { SessionHardening } from './session-hardening.js';
 
 export interface ProtocolSettings {
   userIdLength: number;
@@ -35,6 +36,8 @@ export interface ProtocolDependencies {
   now?: () => number;
   /** SPEC §10: secrets, revocation rechecks, failure budgets; absent = none of the latter two. */
   credentials?: CredentialRules;
+  /** Issue 10 (SPEC §10 per-session limit, §11); absent = allowlists open, no guards, keys stored plain. */
+  hardening?: SessionHardening;
 }
 
 /** What a request carries beside its key (SPEC §10). */
@@ -56,11 +59,13 @@ export class ProtocolService {
   private readonly now: () => number;
   private readonly keyCache: SessionKeyCache;
   private readonly credentials: CredentialRules;
+  private readonly hardening: SessionHardening;
 
   constructor(private readonly deps: ProtocolDependencies) {
     this.now = deps.now ?? Date.now;
     this.keyCache = deps.keyCache;
     this.credentials = deps.credentials ?? NO_CREDENTIAL_RULES;
+    this.hardening = deps.hardening ?? new SessionHardening({ log: deps.log });
   }
 
   /** SPEC §4, §10: authenticate a device and open its session. */
@@ -109,30 +114,43 @@ export class ProtocolService {
       if (existing !== null && !deviceAlive(device)) {
         this.keyCache.evict(key.key);
         await this.discardSession(key.key);
+        await this.hardening.sessionGone(key.key);
       }
       return { answer: answers.notFound() };
     }
     // Cheap early answer for the common retry; the atomic create below still decides races.
     if (existing !== null) return { answer: answers.alreadyAuth() };
 
-    const pair = await keys.take();
-    const record: SessionRecord = {
-      user_id: key.userId,
-      device_id: key.deviceId,
-      device_name: device.deviceName,
-      private_key: pair.privateKeyPem,
-      created_at: new Date(this.now()).toISOString(),
-    };
-    // Both writes start at once, the session first: a store that shares a commit between them
-    // (the embedded one) then makes the auth one durable transaction, and separate backends
-    // work in parallel. Only the session's outcome decides whether this auth won; a status set
-    // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
-    const [created, listed, marked] = await Promise.allSettled([
-      sessions.create(key.key, record, settings.sessionTtlSeconds),
-      directory.setStatus(device.wpUserId, key.deviceId, 'on'),
-      // The directory was just asked: the session's first recheck is an interval away.
-      this.credentials.revocation?.checked(key.key),
-    ]);
+    // SPEC §11: concurrent auths of this key share one pair; it opens one session at most.
+    const shared = await this.hardening.takePair(keys, key.key);
+    let created: PromiseSettledResult<boolean>;
+    let listed: PromiseSettledResult<boolean>;
+    let marked: PromiseSettledResult<void>;
+    try {
+      if (shared.used) return { answer: answers.alreadyAuth() };
+      const record: SessionRecord = {
+        user_id: key.userId,
+        device_id: key.deviceId,
+        device_name: device.deviceName,
+        private_key: shared.storedPrivateKey,
+        created_at: new Date(this.now()).toISOString(),
+      };
+      // Both writes start at once, the session first: a store that shares a commit between them
+      // (the embedded one) then makes the auth one durable transaction, and separate backends
+      // work in parallel. Only the session's outcome decides whether this auth won; a status set
+      // `on` by an auth that lost to a concurrent one is the winner's status too (docs/PROTOCOL.md).
+      [created, listed, marked] = await Promise.allSettled([
+        sessions.create(key.key, record, settings.sessionTtlSeconds),
+        directory.setStatus(device.wpUserId, key.deviceId, 'on'),
+        // The directory was just asked: the session's first recheck is an interval away.
+        this.credentials.revocation?.checked(key.key),
+        // An earlier session's hardening state goes (it could not be read by this one anyway).
+        this.hardening.sessionGone(key.key),
+      ]);
+      if (created.status === 'fulfilled' && created.value) shared.markUsed();
+    } finally {
+      shared.release();
+    }
     if (marked.status === 'rejected') this.deps.log.warn({ err: marked.reason }, 'session recheck mark not written: it is rechecked early');
     if (created.status === 'rejected') throw created.reason;
     if (!created.value) return { answer: answers.alreadyAuth() };
@@ -148,7 +166,7 @@ export class ProtocolService {
       await this.discardSession(key.key);
       return { answer: answers.notFound() };
     }
-    return { answer: answers.sessionCreated(pair.publicKeyPem, device.deviceName) };
+    return { answer: answers.sessionCreated(shared.pair.publicKeyPem, device.deviceName) };
   }
 
   private async endSession(keyText: string, context: RequestContext): Promise<Outcome> {
@@ -162,6 +180,7 @@ export class ProtocolService {
     if (deviceAlive(device) && !opens) return { answer: answers.notFound() };
     this.keyCache.evict(key.key);
     if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
+    await this.hardening.sessionGone(key.key);
     try {
       // setStatus leaves a revoked status alone (SPEC §10: only WordPress or the admin lifts it).
       if (device !== null) await directory.setStatus(device.wpUserId, key.deviceId, 'off');
@@ -193,10 +212,16 @@ export class ProtocolService {
     const unwrapper = this.keyCache.unwrapperFor(key.key, session);
     let opened;
     try {
-      opened = openEnvelope(message, unwrapper);
+      opened = openEnvelope(message, unwrapper, this.hardening.policy);
     } catch (error) {
-      if (error instanceof InvalidEnvelopeError) return { answer: answers.invalidMessage(), detail: error.reason };
-      throw error;
+      if (!(error instanceof InvalidEnvelopeError)) throw error;
+      // SPEC §10: counted; the session ends at INVALID_ENVELOPE_LIMIT. The answer stays the same bytes.
+      await this.hardening.envelopeRefused(key.key, session, settings.sessionTtlSeconds, {
+        sessions,
+        directory: this.deps.directory,
+        keyCache: this.keyCache,
+      });
+      return { answer: answers.invalidMessage(), detail: error.reason };
     }
 
     if (settings.minuteWindow > 0 && typeof opened.minute === 'number') {
@@ -205,25 +230,36 @@ export class ProtocolService {
     }
 
     const id = messageId(session.user_id, session.device_id, opened.canonicalMinute, opened.plaintextBytes);
+    // SPEC §11: AES-CBC content already accepted in this session, under another minute.
+    const firstId = await this.hardening.replayOf(key.key, session, opened, id, settings.sessionTtlSeconds);
+    if (firstId !== null) return { answer: answers.duplicate(firstId) };
     // The renewal runs beside the store write rather than after it: a duplicate renews too, and
     // a failed renewal changes no answer, so nothing waits on its order; stores may then commit
     // both at once. It is started first so that a failing store write still has it handled.
-    const renewal = sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
-      // The session merely keeps its old expiry; the message's answer stands.
-      log.warn({ err: error }, 'session expiry not renewed');
-    });
-    const stored = await messages.putIfAbsent(
-      {
-        id,
-        user_id: session.user_id,
-        device_id: session.device_id,
-        device_name: session.device_name,
-        minute: opened.minute,
-        received_at: new Date(this.now()).toISOString(),
-        payload: opened.plaintext,
-      },
-      settings.messageTtlSeconds,
-    );
+    const renewal = Promise.all([
+      sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
+        // The session merely keeps its old expiry; the message's answer stands.
+        log.warn({ err: error }, 'session expiry not renewed');
+      }),
+      this.hardening.renewed(key.key, settings.sessionTtlSeconds),
+    ]);
+    const stored = await messages
+      .putIfAbsent(
+        {
+          id,
+          user_id: session.user_id,
+          device_id: session.device_id,
+          device_name: session.device_name,
+          minute: opened.minute,
+          received_at: new Date(this.now()).toISOString(),
+          payload: opened.plaintext,
+        },
+        settings.messageTtlSeconds,
+      )
+      .catch(async (error: unknown) => {
+        await this.hardening.storeFailed(key.key, session, opened, id);
+        throw error;
+      });
     await renewal;
     return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
   }
@@ -246,6 +282,7 @@ export class ProtocolService {
     if (allowed) return true;
     this.keyCache.evict(key);
     await this.deps.sessions.delete(key);
+    await this.hardening.sessionGone(key);
     this.deps.log.info({ deviceId: session.device_id }, 'session ended: its device was removed or revoked in the directory');
     return false;
   }

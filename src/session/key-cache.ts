@@ -9,10 +9,10 @@
  * with an old session's key, whatever this process missed. The comparison is exact; a hash of the
  * PEM would cost more per submit than the string compare it saves memory on.
  */
-import { createPrivateKey } from 'node:crypto';
 import { CachingUnwrapper } from '../envelope/caching-unwrap.js';
 import { rsaOaepUnwrapper, type KeyUnwrapper } from '../envelope/key-unwrap.js';
 import type { SessionRecord } from '../store/store.js';
+import { KeyUnwrapError, NO_KEY_WRAP, type KeyWrap } from './key-wrap.js';
 
 export interface KeyCacheOptions {
   /** Sessions kept; the least recently used goes first. 0 = no caching at all. */
@@ -22,6 +22,11 @@ export interface KeyCacheOptions {
   /** An entry unused this long is dropped (the session expired, or another process serves it); 0 = never. */
   idleMs: number;
   now?: () => number;
+  /**
+   * How stored private keys are opened (SPEC §11, KEY_ENCRYPTION_KEY). An encrypted PEM costs a
+   * PBKDF2 and a decryption on top of the parse, paid once per session per process here.
+   */
+  keyWrap?: KeyWrap;
 }
 
 /**
@@ -38,12 +43,16 @@ interface Entry {
   lastUsed: number;
 }
 
-/** Parses a stored key; a key we cannot read is the server's fault, never the client's. */
-export function parseSessionKey(session: SessionRecord): KeyUnwrapper {
+/**
+ * Parses a stored key; a key we cannot read is the server's fault, never the client's: it throws
+ * KeyUnwrapError (answered 503 and logged), never InvalidEnvelopeError.
+ */
+export function parseSessionKey(session: SessionRecord, keyWrap: KeyWrap = NO_KEY_WRAP): KeyUnwrapper {
+  const privateKey = keyWrap.unwrap(session.private_key);
   try {
-    return rsaOaepUnwrapper(createPrivateKey(session.private_key));
+    return rsaOaepUnwrapper(privateKey);
   } catch (error) {
-    throw new Error('stored session key unreadable', { cause: error });
+    throw new KeyUnwrapError('stored session key is not an RSA private key', { cause: error });
   }
 }
 
@@ -61,7 +70,7 @@ export class SessionKeyCache {
    * read under. Throws (not InvalidEnvelopeError) if the stored key cannot be parsed.
    */
   unwrapperFor(clientKey: string, session: SessionRecord): KeyUnwrapper {
-    if (this.options.maxSessions <= 0) return parseSessionKey(session);
+    if (this.options.maxSessions <= 0) return parseSessionKey(session, this.options.keyWrap);
     const now = this.now();
     this.dropIdle(now);
     const entry = this.entries.get(clientKey);
@@ -77,7 +86,7 @@ export class SessionKeyCache {
     const fresh: Entry = {
       createdAt: session.created_at,
       privateKeyPem: session.private_key,
-      unwrapper: new CachingUnwrapper(parseSessionKey(session), this.options.maxKeysPerSession),
+      unwrapper: new CachingUnwrapper(parseSessionKey(session, this.options.keyWrap), this.options.maxKeysPerSession),
       lastUsed: now,
     };
     this.entries.set(clientKey, fresh);

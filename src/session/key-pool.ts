@@ -7,6 +7,15 @@ import type { Logger } from 'pino';
 import type { KeyPairGenerator } from './keygen-process.js';
 import type { SessionKeyPair, SessionKeySource } from './key-pair.js';
 
+/** Issue 10: more auths wait for a key than KEY_WAIT_LIMIT allows; answered 503 with Retry-After. */
+export class KeyWaitFullError extends Error {
+  override name = 'KeyWaitFullError';
+
+  constructor(readonly waiting: number) {
+    super(`${waiting} auths already wait for a session key`);
+  }
+}
+
 export interface KeyPoolOptions {
   /** Pairs to keep ready; 0 = every take() generates on demand. */
   size: number;
@@ -23,6 +32,8 @@ export interface KeyPoolOptions {
   onDemandConcurrency?: number;
   /** After a background failure, wait this long before trying again (no hot loop on a broken generator). */
   retryDelayMs?: number;
+  /** Auths that may wait for a pair at once; past it take() fails with KeyWaitFullError. Default: no bound. */
+  maxWaiting?: number;
   log?: Logger;
 }
 
@@ -89,6 +100,8 @@ export class SessionKeyPool implements SessionKeySource {
       this.drainNoted = true;
       this.options.log?.warn({ size: this.size }, 'key pool empty; generating session keys on demand');
     }
+    // Bounded, so an auth flood costs 503s rather than unbounded memory and latency.
+    if (this.waiters.length >= (this.options.maxWaiting ?? Infinity)) return Promise.reject(new KeyWaitFullError(this.waiters.length));
     return new Promise<SessionKeyPair>((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.supply();

@@ -108,6 +108,8 @@ for (const combination of combinations) {
         ...directory.env,
         SESSION_TTL_SECONDS: String(SESSION_TTL),
         MESSAGE_TTL_SECONDS: String(MESSAGE_TTL),
+        // Every invalid vector in one session, more than the per-session limit (proven in test/hardening).
+        INVALID_ENVELOPE_LIMIT: '0',
         // The production pair runs as production does, several processes on one port, so the
         // races below are between processes and only Redis and MySQL can settle them.
         ...(production ? { WORKERS: '2' } : {}),

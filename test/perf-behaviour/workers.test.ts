@@ -11,6 +11,7 @@ import { clientKey, startEmbedded, type EmbeddedFixture } from '../helpers/embed
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { makeDataDir, startServerProcess } from '../helpers/server-process.js';
 import { keyTag } from '../../src/http/app.js';
+import { LOG_TAG_SECRET_NAME } from '../../src/http/key-tag.js';
 
 /** POST /api on a connection of its own: the cluster hands each new connection to the next worker. */
 function postOnNewConnection(baseUrl: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
@@ -53,6 +54,9 @@ describe('WORKERS=2: one port, shared sessions', () => {
   const devices = ['d1', 'd2', 'd3', 'd4'];
   let fx: EmbeddedFixture;
   let workerPids: number[];
+  /** Both workers tag keys under the one secret kept in the store (src/http/key-tag.ts). */
+  const logTagSecret = (): string =>
+    fx.db.prepare<[string], { value: string }>('SELECT value FROM installation_secrets WHERE name = ?').get(LOG_TAG_SECRET_NAME)?.value ?? '';
 
   before(async () => {
     fx = await startEmbedded(
@@ -84,7 +88,7 @@ describe('WORKERS=2: one port, shared sessions', () => {
     const served = () => fx.server.logs.filter((line) => line.msg === 'request' && line.url === '/api');
     const crossed = () =>
       devices.filter((device) => {
-        const tag = keyTag(clientKey(device));
+        const tag = keyTag(clientKey(device), logTagSecret());
         const authPid = served().find((line) => line.key === tag && line.op === 'auth')?.pid;
         return served().some((line) => line.key === tag && line.op === 'submit' && line.code === Code.ok && line.pid !== authPid);
       });

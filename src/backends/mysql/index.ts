@@ -21,7 +21,12 @@ export interface MysqlDirectory {
   description: string;
 }
 
-export function openMysqlDirectory(config: MysqlConfig, tablePrefix: string, log: Logger): MysqlDirectory {
+/**
+ * `queueLimit` (DB_QUEUE_LIMIT, issue 10): requests that may wait for a pooled connection; past
+ * it mysql2 refuses at once, which is answered 503 with Retry-After like any MySQL failure,
+ * rather than a queue that grows without bound while MySQL is slow. Absent = no bound.
+ */
+export function openMysqlDirectory(config: MysqlConfig, tablePrefix: string, log: Logger, queueLimit = 0): MysqlDirectory {
   const pool = createPool({
     host: config.host,
     port: config.port,
@@ -38,6 +43,7 @@ export function openMysqlDirectory(config: MysqlConfig, tablePrefix: string, log
     maxIdle: POOL_SIZE,
     idleTimeout: IDLE_TIMEOUT_MS,
     waitForConnections: true,
+    queueLimit,
     // Finds a peer that vanished without closing the socket (a network cut, not a restart).
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,

@@ -5,7 +5,10 @@ import type { BackendHandle } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
+import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisKeys } from './keys.js';
+import { RedisSessionGuardStore } from './session-guard.js';
+import { RedisSessionRewriter } from './session-rewrite.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
 
 export { RedisKeys } from './keys.js';
@@ -17,6 +20,10 @@ export interface RedisStore {
   /** SPEC §10, in REDIS_MAIN_DB (keys.ts says why). */
   failures: RedisFailureCounterStore;
   rechecks: RedisSessionRecheckStore;
+  /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
+  guard: RedisSessionGuardStore;
+  installationSecrets: RedisInstallationSecrets;
+  sessionRewriter: RedisSessionRewriter;
   handle: BackendHandle;
   description: string;
 }
@@ -32,6 +39,9 @@ export async function openRedisStore(config: RedisConfig, log: Logger): Promise<
     messages: new RedisMessageStore(connections.messages, keys),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
+    guard: new RedisSessionGuardStore(connections.sessions, keys),
+    installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
+    sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
     description: connections.description,
     handle: {
       name: 'redis',

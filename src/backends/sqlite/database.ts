@@ -2,9 +2,11 @@
  * SPEC §8: the embedded default. One SQLite file in DATA_DIR holds the WordPress-shaped
  * usermeta table, the sessions and the messages, so a fresh clone runs with nothing else.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SESSION_GUARD_SCHEMA } from './session-guard.js';
+import { prepareDataFiles, secureConnection, withBusyRetry } from './file-safety.js';
+import { INSTALLATION_SECRETS_SCHEMA } from './installation-secrets.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -13,14 +15,25 @@ export const EMBEDDED_DATABASE_FILE = 'secure-message-server.sqlite';
 
 /** Opens (creating when needed) the embedded database with its schema. */
 export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): SqliteDatabase {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, EMBEDDED_DATABASE_FILE));
+  const file = join(dataDir, EMBEDDED_DATABASE_FILE);
+  // SPEC §11: 0700 folder, 0600 files, existing ones too (file-safety.ts).
+  prepareDataFiles(dataDir, file);
+  const db = new Database(file);
+  // The busy timeout first, so the steps below wait for another process starting at the same time.
+  db.pragma('busy_timeout = 5000');
   // WAL lets readers and one writer work at once (several server processes share the file);
   // synchronous=FULL makes a commit durable before we acknowledge a message.
-  db.pragma('journal_mode = WAL');
+  withBusyRetry(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(`
+  secureConnection(db);
+  // One IMMEDIATE transaction, retried: two workers on a fresh DATA_DIR create it at once (issue 14).
+  withBusyRetry(() => db.transaction(() => db.exec(schemaSql(tablePrefix))).immediate());
+  prepareDataFiles(dataDir, file);
+  return db;
+}
+
+function schemaSql(tablePrefix: string): string {
+  return `
     CREATE TABLE IF NOT EXISTS ${tablePrefix}usermeta (
       umeta_id   INTEGER PRIMARY KEY AUTOINCREMENT,
       user_id    INTEGER NOT NULL DEFAULT 0,
@@ -42,8 +55,9 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
       record     TEXT NOT NULL,
       expires_at INTEGER
     );
-  `);
-  return db;
+    ${SESSION_GUARD_SCHEMA}
+    ${INSTALLATION_SECRETS_SCHEMA}
+  `;
 }
 
 /**
@@ -56,8 +70,10 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
  */
 export function openWriterConnection(dataDir: string): SqliteDatabase {
   const db = new Database(join(dataDir, EMBEDDED_DATABASE_FILE));
-  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  withBusyRetry(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = NORMAL');
+  secureConnection(db);
   db.pragma('busy_timeout = 0');
   return db;
 }

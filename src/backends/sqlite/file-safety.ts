@@ -1,0 +1,108 @@
+/**
+ * SPEC §11: the embedded store's files are the server's alone, and a deleted session leaves no
+ * private key readable in them.
+ *
+ * - DATA_DIR is mode 0700 and the database, its -wal and its -shm are 0600, new or existing
+ *   (SQLite gives -wal and -shm the database file's mode, so creating that first with 0600 is enough
+ *   for new ones; the chmod covers files made by an older version or under a looser umask).
+ * - `secure_delete` overwrites deleted content with zeros, in the database and in the WAL frames.
+ * - The WAL still holds older frames (the page as it was, PEM included) until it is reset; so after a
+ *   session is deleted a TRUNCATE checkpoint is requested (WalScrubber), and `journal_size_limit = 0`
+ *   truncates the WAL whenever SQLite resets it by itself.
+ * - Two processes creating the schema of a fresh file at once (WORKERS=2) may see SQLITE_BUSY from
+ *   paths where SQLite does not call its busy handler (switching to WAL, a lock upgrade it would
+ *   deadlock on); withBusyRetry runs such start-up steps again until a deadline.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import type { SqliteDatabase } from './database.js';
+
+const DIRECTORY_MODE = 0o700;
+const FILE_MODE = 0o600;
+/** Start-up steps retry for this long before the error is the operator's to see. */
+const STARTUP_BUSY_DEADLINE_MS = 15_000;
+/** After a session is deleted, the WAL is truncated this soon (deletes in between share one checkpoint). */
+const SCRUB_DELAY_MS = 100;
+/** A checkpoint refused because another process was busy is tried again this much later. */
+const SCRUB_RETRY_MS = 1000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/** Sleeps the thread: only for start-up, before the server answers anything. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Runs a start-up step, again after a short random pause while it fails with SQLITE_BUSY. */
+export function withBusyRetry<T>(step: () => T, deadlineMs = STARTUP_BUSY_DEADLINE_MS): T {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return step();
+    } catch (error) {
+      if (!isBusy(error) || Date.now() > deadline) throw error;
+      sleepSync(5 + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
+/** The folder 0700 and the database file (created empty if missing) 0600, with its -wal and -shm. */
+export function prepareDataFiles(dataDir: string, databaseFile: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: DIRECTORY_MODE });
+  chmodSync(dataDir, DIRECTORY_MODE);
+  // 'a' creates the file without truncating one that another process just made.
+  closeSync(openSync(databaseFile, 'a', FILE_MODE));
+  for (const file of [databaseFile, `${databaseFile}-wal`, `${databaseFile}-shm`]) {
+    if (existsSync(file)) chmodSync(file, FILE_MODE);
+  }
+}
+
+/** Per-connection settings of every connection to the embedded file. */
+export function secureConnection(db: SqliteDatabase): void {
+  db.pragma('secure_delete = ON');
+  db.pragma('journal_size_limit = 0');
+}
+
+/**
+ * Truncates the WAL soon after a session is deleted, so no older frame keeps its private key.
+ * Runs on the writer connection outside any transaction (better-sqlite3 is synchronous, so the
+ * WriteBatcher's transactions never interleave with this); a checkpoint another process keeps
+ * busy is tried again later.
+ */
+export class WalScrubber {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  /** A session was deleted (or its record rewritten): truncate the WAL soon. */
+  request(delayMs = SCRUB_DELAY_MS): void {
+    if (this.closed || this.timer !== undefined || this.db.memory) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.scrubNow()) this.request(SCRUB_RETRY_MS);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** True when the WAL is truncated; false when readers or another writer kept it (try again). */
+  scrubNow(): boolean {
+    if (this.closed || !this.db.open) return true;
+    try {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      return result?.busy === 0;
+    } catch (error) {
+      if (isBusy(error)) return false;
+      // A closed or failing file: nothing more this can do; the next delete asks again.
+      return true;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * SPEC §10/§11 per-session state in the embedded file (src/store/session-guard.ts): AES-CBC
+ * content claims and the invalid-envelope count. Every write goes through the WriteBatcher's
+ * transaction, so a claim or a count is atomic across every process sharing the file. State is
+ * tied to the `sessions` table: rows whose session is gone are purged with the expired sessions.
+ */
+import type { SessionGuardStore, SessionScope } from '../../store/session-guard.js';
+import type { TtlSeconds } from '../../store/store.js';
+import { orUnavailable } from '../unavailable.js';
+import type { SqliteDatabase } from './database.js';
+import type { WriteBatcher } from './write-batch.js';
+
+const BACKEND = 'sqlite';
+const PURGE_INTERVAL_MS = 60_000;
+
+/** The tables of this module; created with the rest of the schema by openEmbeddedDatabase. */
+export const SESSION_GUARD_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS session_content_claims (
+    session_key     TEXT NOT NULL,
+    session_created TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    PRIMARY KEY (session_key, fingerprint)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS session_invalid_counts (
+    session_key     TEXT PRIMARY KEY,
+    session_created TEXT NOT NULL,
+    count           INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+/** A state row whose session is no longer live (logged out, expired, replaced). */
+const ORPHANED = (table: string) =>
+  `DELETE FROM ${table} WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.key = ${table}.session_key AND (s.expires_at IS NULL OR s.expires_at > ?))`;
+
+export class SqliteSessionGuardStore implements SessionGuardStore {
+  private readonly dropOtherSessions;
+  private readonly insertClaim;
+  private readonly readClaim;
+  private readonly deleteClaim;
+  private readonly bumpCount;
+  private readonly forgetClaims;
+  private readonly forgetCounts;
+
+  constructor(private readonly writes: WriteBatcher) {
+    const db: SqliteDatabase = writes.db;
+    this.dropOtherSessions = db.prepare<{ key: string; created: string }>(
+      `DELETE FROM session_content_claims WHERE session_key = @key AND session_created <> @created`,
+    );
+    this.insertClaim = db.prepare<{ key: string; created: string; fingerprint: string; id: string }>(
+      `INSERT INTO session_content_claims (session_key, session_created, fingerprint, id)
+       VALUES (@key, @created, @fingerprint, @id) ON CONFLICT DO NOTHING`,
+    );
+    this.readClaim = db.prepare<{ key: string; fingerprint: string }, { id: string }>(
+      `SELECT id FROM session_content_claims WHERE session_key = @key AND fingerprint = @fingerprint`,
+    );
+    this.deleteClaim = db.prepare<{ key: string; created: string; fingerprint: string; id: string }>(
+      `DELETE FROM session_content_claims
+       WHERE session_key = @key AND session_created = @created AND fingerprint = @fingerprint AND id = @id`,
+    );
+    // A row of an earlier session of the key starts over at 1.
+    this.bumpCount = db.prepare<{ key: string; created: string }, { count: number }>(
+      `INSERT INTO session_invalid_counts (session_key, session_created, count) VALUES (@key, @created, 1)
+       ON CONFLICT (session_key) DO UPDATE SET
+         count = CASE WHEN session_created = excluded.session_created THEN count + 1 ELSE 1 END,
+         session_created = excluded.session_created
+       RETURNING count`,
+    );
+    this.forgetClaims = db.prepare<[string]>(`DELETE FROM session_content_claims WHERE session_key = ?`);
+    this.forgetCounts = db.prepare<[string]>(`DELETE FROM session_invalid_counts WHERE session_key = ?`);
+  }
+
+  claimContent(scope: SessionScope, fingerprint: string, id: string, _ttl: TtlSeconds): Promise<string | null> {
+    const params = { key: scope.clientKey, created: scope.createdAt, fingerprint, id };
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        this.dropOtherSessions.run(params);
+        if (this.insertClaim.run(params).changes === 1) return null;
+        return this.readClaim.get(params)?.id ?? null;
+      }),
+    );
+  }
+
+  releaseContent(scope: SessionScope, fingerprint: string, id: string): Promise<void> {
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        this.deleteClaim.run({ key: scope.clientKey, created: scope.createdAt, fingerprint, id });
+      }),
+    );
+  }
+
+  countInvalid(scope: SessionScope, _ttl: TtlSeconds): Promise<number> {
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => this.bumpCount.get({ key: scope.clientKey, created: scope.createdAt })?.count ?? 1),
+    );
+  }
+
+  /** Nothing to do: the rows live exactly as long as their session row (see the purge). */
+  async renew(): Promise<void> {}
+
+  forget(clientKey: string): Promise<void> {
+    return orUnavailable(BACKEND, () =>
+      this.writes.run(() => {
+        this.forgetClaims.run(clientKey);
+        this.forgetCounts.run(clientKey);
+      }),
+    );
+  }
+}
+
+/**
+ * Deletes the state of sessions that are gone now and then, and then calls `afterRound` (the WAL
+ * scrub: the expiry purge deletes sessions too); returns a function that stops it.
+ */
+export function startSessionGuardPurge(writes: WriteBatcher, afterRound: () => void = () => undefined): () => void {
+  const claims = writes.db.prepare<[number]>(ORPHANED('session_content_claims'));
+  const counts = writes.db.prepare<[number]>(ORPHANED('session_invalid_counts'));
+  const timer = setInterval(() => {
+    const now = Date.now();
+    writes
+      .run(() => {
+        claims.run(now);
+        counts.run(now);
+      })
+      .then(afterRound)
+      // Busy or closed: the next round tries again; a new session never reads an old one's rows anyway.
+      .catch(() => undefined);
+  }, PURGE_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
