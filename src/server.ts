@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openBackends, type Backends } from './backends/index.js';
 import type { Config } from './config/config.js';
+import { startConsumerSide, type ConsumerSide } from './consumer/index.js';
 import { Directory } from './directory/directory.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
@@ -20,6 +21,8 @@ export interface RunningServer {
   /** The address actually bound (PORT=0 picks a free port). */
   url: string;
   keys: SessionKeyPool;
+  /** SPEC §9: the consumer service, webhooks, and the hooks for metrics (lag, delivery results). */
+  consumer: ConsumerSide;
   stop(): Promise<void>;
 }
 
@@ -69,6 +72,7 @@ export async function startServer(
       idleMs: config.sessionTtlSeconds * 1000,
     }),
   });
+  const consumer = startConsumerSide({ config: config.consumer, stores: backends.consumer, sessions: service, log });
   const app = await buildApp({
     service,
     backends: backends.handles,
@@ -77,6 +81,7 @@ export async function startServer(
     rateLimitWindowSeconds: config.rateLimitWindowSeconds,
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
+    consumerApi: consumer.api,
     log,
   });
   const address = await app.listen({ host: config.host, port: config.port });
@@ -91,6 +96,7 @@ export async function startServer(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await app.close();
+      await consumer.stop();
       await keys.stop();
       await backends.close();
     })());
@@ -100,5 +106,5 @@ export async function startServer(
       void stop().then(() => process.exit(0));
     });
   }
-  return { app, backends, log, url: address, keys, stop };
+  return { app, backends, log, url: address, keys, consumer, stop };
 }

@@ -6,17 +6,21 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { UsermetaTable } from '../directory/usermeta.js';
+import type { ConsumerStores } from '../store/message-log.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
 import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
-import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
+import { SqliteLoggedMessageStore, sqliteConsumerStores } from './sqlite/message-log.js';
+import { SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
 
 export interface Backends {
   sessions: SessionStore;
   messages: MessageStore;
+  /** SPEC §9: the message log, bookmarks and webhook state, in the same store as the messages. */
+  consumer: ConsumerStores;
   usermeta: UsermetaTable;
   /** Every distinct backend in use, for /readyz and shutdown. */
   handles: BackendHandle[];
@@ -64,7 +68,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   // Opened only when some part uses it, so a Redis + MySQL deployment leaves DATA_DIR alone.
   const sqlite = (): Embedded => (embedded ??= openEmbedded(config));
 
-  const redis = config.redis === undefined ? undefined : await openRedisStore(config.redis, log);
+  const redis =
+    config.redis === undefined ? undefined : await openRedisStore(config.redis, log, { sessionTtlSeconds: config.sessionTtlSeconds });
   const mysql = config.mysql === undefined ? undefined : openMysqlDirectory(config.mysql, config.tablePrefix, log);
   const store =
     redis ??
@@ -72,7 +77,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
       const { db, writes, handle } = sqlite();
       return {
         sessions: new SqliteSessionStore(db, writes),
-        messages: new SqliteMessageStore(db, writes),
+        messages: new SqliteLoggedMessageStore(db, writes),
+        consumer: sqliteConsumerStores(db, writes),
         handle,
         description: `sqlite (${config.dataDir})`,
       };
@@ -101,6 +107,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   return {
     sessions: store.sessions,
     messages: store.messages,
+    consumer: store.consumer,
     usermeta: directory.usermeta,
     handles,
     description: { directory: directory.description, store: store.description },

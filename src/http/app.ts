@@ -2,7 +2,6 @@
  * The HTTP surface: Fastify with the two body parsers of SPEC §1, the /api route, health
  * probes, and one error handler. Protocol decisions are the ProtocolService's, not this file's.
  */
-import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
@@ -16,6 +15,8 @@ import type { BackendHandle } from '../store/store.js';
 import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
 import { HttpProblem } from './problems.js';
+import { keyTag } from './key-tag.js';
+import { CONSUMER_API_PREFIX, consumerApi, type ConsumerApiOptions } from '../consumer/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,16 +43,15 @@ export interface AppOptions {
   trustProxy: boolean;
   /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
   corsOrigins?: readonly string[];
+  /** SPEC §9: the consumer API under /v1/; absent (API_TOKENS unset) = every /v1/ path is a 404. */
+  consumerApi?: ConsumerApiOptions;
   log: Logger;
 }
 
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
 const CORS_MAX_AGE_SECONDS = 3600;
 
-/** A short, stable tag for a client key, so log lines about one device can be found together. */
-export function keyTag(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
-}
+export { keyTag } from './key-tag.js';
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service, backends, maxBodyBytes, log } = options;
@@ -119,7 +119,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        // The route's pattern where there is one: /v1/sessions/<client key> must not log the key.
+        url: request.routeOptions.url ?? request.url,
         status: reply.statusCode,
         code: request.outcomeCode,
         op: request.operation,
@@ -152,6 +153,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     url: API_PATH,
     handler: (request, reply) => sendAnswer(reply.header('allow', 'POST'), answers.methodNotAllowed()),
   });
+
+  if (options.consumerApi !== undefined) await app.register(consumerApi, { ...options.consumerApi, prefix: CONSUMER_API_PREFIX });
 
   app.get('/healthz', (request, reply) => sendAnswer(reply, { status: 200, body: { message: 'ok', code: 0 } }));
 

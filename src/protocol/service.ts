@@ -112,6 +112,14 @@ export class ProtocolService {
     return { answer: answers.deleted() };
   }
 
+  /**
+   * SPEC §9 `DELETE /v1/sessions/<key>` (the site removed the device): exactly a logout, through
+   * the same code path, so whatever rules logout keeps (the device's status) hold here too.
+   */
+  endSession(keyText: string): Promise<Outcome> {
+    return this.logout(keyText);
+  }
+
   /** SPEC §5, §6: open an envelope and store its message once. */
   async submit(keyText: string, message: string): Promise<Outcome> {
     const { sessions, messages, settings, log } = this.deps;

@@ -5,8 +5,21 @@
  *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX><message id, 64 lowercase hex>  → message record JSON
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX><client key>                    → session record JSON
  *
- * Every operation of the store touches exactly one of these keys, so a move to Redis Cluster
- * needs no hash tags: no command spans two keys.
+ * Every operation of the §4/§7 store touches exactly one of these keys.
+ *
+ * SPEC §9, also in REDIS_MAIN_DB (none of them is 64 hex, so §7's readers never mistake one for
+ * a message; docs/CONSUMERS.md lists them for direct readers):
+ *
+ *   <prefix>{sms-log}:entries             sorted set: member = message id, score = its sequence number
+ *   <prefix>{sms-log}:seq                 the last sequence number given (INCR)
+ *   <prefix>{sms-log}:consumers           hash: consumer name → bookmark (a sequence number)
+ *   <prefix>{sms-log}:webhook-lease       the webhook dispatcher's lease: the owner's id, with a PX expiry
+ *   <prefix>{sms-log}:webhook-delivered   every entry up to this sequence number is delivered or given up
+ *   <prefix>deleted:<client key>          set of ids a consumer deleted while that session lived (SPEC §9)
+ *
+ * The {sms-log} hash tag keeps the log's keys in one cluster slot. The one step that spans slots
+ * is the store of a message with its entry (scripts/storeMessage-4.lua), because §7 fixes the
+ * record's key: docs/CONSUMERS.md "Redis Cluster" says how issue 13 splits and repairs it.
  */
 
 /** The key names of one deployment: its prefix applied the same way everywhere. */
@@ -26,6 +39,32 @@ export class RedisKeys {
   /** In REDIS_AUTH_DB. */
   session(clientKey: string): string {
     return `${this.prefix}${clientKey}`;
+  }
+
+  /** SPEC §9, in REDIS_MAIN_DB: the log's keys share the {sms-log} hash tag (one cluster slot). */
+  get logEntries(): string {
+    return `${this.prefix}{sms-log}:entries`;
+  }
+
+  get logSequence(): string {
+    return `${this.prefix}{sms-log}:seq`;
+  }
+
+  get consumers(): string {
+    return `${this.prefix}{sms-log}:consumers`;
+  }
+
+  get webhookLease(): string {
+    return `${this.prefix}{sms-log}:webhook-lease`;
+  }
+
+  get webhookDelivered(): string {
+    return `${this.prefix}{sms-log}:webhook-delivered`;
+  }
+
+  /** In REDIS_MAIN_DB: ids a consumer deleted, remembered while this session may resend them. */
+  deletedInSession(clientKey: string): string {
+    return `${this.prefix}deleted:${clientKey}`;
   }
 }
 

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { createLogSchema } from './log-schema.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -43,6 +44,7 @@ export function openEmbeddedDatabase(dataDir: string, tablePrefix: string): Sqli
       expires_at INTEGER
     );
   `);
+  createLogSchema(db);
   return db;
 }
 
