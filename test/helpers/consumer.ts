@@ -52,7 +52,12 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
   stores.db.close();
   const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
   const env: Record<string, string> = { DATA_DIR: data.dir, API_TOKENS, KEY_POOL_SIZE: '4', ...(redis?.env ?? {}), ...(options.env ?? {}) };
-  const keys = new Map<string, string>();
+  const keys = new Map<string, Promise<string>>();
+  const authenticate = async (deviceId: string): Promise<string> => {
+    const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), status: 'on' });
+    if (reply.body.code !== 0) throw new Error(`auth of ${deviceId}: ${reply.text}`);
+    return String(reply.body.message);
+  };
   const fixture: ConsumerFixture = {
     store: options.store,
     server: await startServerProcess(env),
@@ -60,13 +65,11 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     dataDir: data.dir,
     redis,
     deviceIds,
-    async publicKey(deviceId) {
-      const known = keys.get(deviceId);
-      if (known !== undefined) return known;
-      const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), status: 'on' });
-      if (reply.body.code !== 0) throw new Error(`auth of ${deviceId}: ${reply.text}`);
-      keys.set(deviceId, String(reply.body.message));
-      return String(reply.body.message);
+    publicKey(deviceId) {
+      // Concurrent submits of one device share its one auth.
+      let known = keys.get(deviceId);
+      if (known === undefined) keys.set(deviceId, (known = authenticate(deviceId)));
+      return known;
     },
     async submit(deviceId, text, minute) {
       const publicKey = await fixture.publicKey(deviceId);
