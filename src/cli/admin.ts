@@ -9,6 +9,7 @@
  *   npm run admin -- device status <uuid> <device-id>
  *   npm run admin -- device remove <uuid> <device-id>
  *   npm run admin -- messages [--limit N]
+ *   npm run admin -- messages --after <cursor> | --follow; consumer list|show|set (consumer-commands.ts)
  */
 import { parseArgs } from 'node:util';
 import { openBackends } from '../backends/index.js';
@@ -16,6 +17,8 @@ import { ConfigError, loadEnv, readConfig, type Config } from '../config/config.
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { DEVICE_ID_PATTERN } from '../protocol/client-key.js';
 import { createLogger } from '../logger.js';
+import { PAGE_LIMIT } from '../consumer/service.js';
+import { consumerCommand, ConsumerUsageError, CONSUMER_USAGE, readLog } from './consumer-commands.js';
 
 const USAGE = `usage:
   admin user add <uuid> [--wp-user-id N]      give a user (WordPress user id N, or a new one) this UUID
@@ -23,7 +26,8 @@ const USAGE = `usage:
   admin device list <uuid>
   admin device status <uuid> <device-id>
   admin device remove <uuid> <device-id>
-  admin messages [--limit N]                  the most recent stored messages, as JSON lines`;
+  admin messages [--limit N]                  the most recent stored messages, as JSON lines
+${CONSUMER_USAGE}`;
 
 /** A mistake in the command line; printed with the usage. */
 class UsageError extends Error {}
@@ -46,7 +50,13 @@ async function run(argv: string[], config: Config): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, 'wp-user-id': { type: 'string' }, limit: { type: 'string' } },
+    options: {
+      name: { type: 'string' },
+      'wp-user-id': { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
+      follow: { type: 'boolean' },
+    },
   });
   const [area, action, ...rest] = positionals;
   const log = createLogger('warn', process.stderr as never);
@@ -82,9 +92,15 @@ async function run(argv: string[], config: Config): Promise<void> {
       await directory.removeDevice(checkUuid(rest[0], config), deviceId);
       print(`device ${deviceId} removed`);
     } else if (area === 'messages') {
-      const limit = Number(values.limit ?? 20);
+      const limit = Number(values.limit ?? (values.after === undefined ? 20 : PAGE_LIMIT.default));
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive number');
-      for (const record of await backends.messages.list(limit)) print(JSON.stringify(record));
+      if (values.after !== undefined || values.follow === true) {
+        await readLog(backends, { after: values.after, follow: values.follow === true, limit: Math.min(limit, PAGE_LIMIT.max) }, print);
+      } else {
+        for (const record of await backends.messages.list(limit)) print(JSON.stringify(record));
+      }
+    } else if (area === 'consumer') {
+      await consumerCommand(backends, action, rest, print);
     } else {
       throw new UsageError(area === undefined ? 'missing command' : `unknown command: ${positionals.join(' ')}`);
     }
@@ -96,7 +112,7 @@ async function run(argv: string[], config: Config): Promise<void> {
 try {
   await run(process.argv.slice(2), readConfig(loadEnv()));
 } catch (error) {
-  if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
+  if (error instanceof UsageError || error instanceof ConsumerUsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
   else if (error instanceof ConfigError) process.stderr.write(`configuration error: ${error.message}\n`);
   // DirectoryError, DeviceListError, BackendUnavailableError: each message is written for a person.
   else if (error instanceof Error) process.stderr.write(`error: ${error.message}\n`);
