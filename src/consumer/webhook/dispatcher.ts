@@ -30,6 +30,8 @@ const WINDOW = 1000;
 const CONCURRENCY = 8;
 /** After a store error, the next round waits this long. */
 const ERROR_PAUSE_MS = 1000;
+/** A store that stays down is logged once per this long, not once a second. */
+const ERROR_LOG_INTERVAL_MS = 60_000;
 
 /** SPEC §9 body `type`. */
 export const WEBHOOK_EVENT_TYPE = 'message.stored';
@@ -84,6 +86,7 @@ export class WebhookDispatcher {
   private watching = false;
   private stopped = false;
   private givenUpCount = 0;
+  private lastErrorLog = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -143,7 +146,10 @@ export class WebhookDispatcher {
     try {
       this.wake(await this.round());
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'webhook dispatcher: store error, trying again shortly');
+      if (Date.now() - this.lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
+        this.lastErrorLog = Date.now();
+        this.options.logger.warn({ err: error }, 'webhook dispatcher: store error, trying again every second');
+      }
       this.wake(ERROR_PAUSE_MS);
     } finally {
       this.running = false;
