@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openBackends, type Backends } from './backends/index.js';
 import type { Config } from './config/config.js';
+import { startConsumerSide, type ConsumerSide } from './consumer/index.js';
 import { FailureBudget, RevocationCheck, type CredentialRules } from './credentials/index.js';
 import { Directory } from './directory/directory.js';
 import { buildApp } from './http/app.js';
@@ -24,6 +25,8 @@ export interface RunningServer {
   /** The address actually bound (PORT=0 picks a free port). */
   url: string;
   keys: SessionKeyPool;
+  /** SPEC §9: the consumer service, webhooks, and the hooks for metrics (lag, delivery results). */
+  consumer: ConsumerSide;
   stop(): Promise<void>;
 }
 
@@ -98,6 +101,7 @@ export async function startServer(
       log,
     }),
   });
+  const consumer = startConsumerSide({ config: config.consumer, stores: backends.consumer, sessions: service, log });
   const app = await buildApp({
     service,
     backends: backends.handles,
@@ -108,6 +112,7 @@ export async function startServer(
     corsOrigins: config.corsOrigins,
     keyTagSecret: await resolveLogTagSecret(config.hardening, backends.installationSecrets, log),
     requestTimeoutSeconds: config.hardening.requestTimeoutSeconds,
+    consumerApi: consumer.api,
     log,
   });
   const address = await app.listen({ host: config.host, port: config.port });
@@ -122,6 +127,7 @@ export async function startServer(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await app.close();
+      await consumer.stop();
       await keys.stop();
       await backends.close();
     })());
@@ -131,5 +137,5 @@ export async function startServer(
       void stop().then(() => process.exit(0));
     });
   }
-  return { app, backends, log, url: address, keys, stop };
+  return { app, backends, log, url: address, keys, consumer, stop };
 }

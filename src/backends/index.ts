@@ -11,17 +11,19 @@ import type { SessionRecheckStore } from '../store/session-rechecks.js';
 import type { InstallationSecretStore } from '../store/installation-secret.js';
 import type { SessionGuardStore } from '../store/session-guard.js';
 import type { SessionRecordRewriter } from '../store/session-rewrite.js';
+import type { ConsumerStores } from '../store/message-log.js';
 import type { BackendHandle, MessageStore, SessionStore } from '../store/store.js';
 import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
-import { createCredentialTables, SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPurge } from './sqlite/credentials.js';
+import { SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPurge } from './sqlite/credentials.js';
 import { WalScrubber } from './sqlite/file-safety.js';
 import { SqliteInstallationSecrets } from './sqlite/installation-secrets.js';
 import { scrubbingSessionStore } from './sqlite/scrubbing-sessions.js';
 import { SqliteSessionGuardStore, startSessionGuardPurge } from './sqlite/session-guard.js';
 import { SqliteSessionRewriter } from './sqlite/session-rewrite.js';
-import { SqliteMessageStore, SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
+import { SqliteLoggedMessageStore, sqliteConsumerStores } from './sqlite/message-log.js';
+import { SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
 
@@ -31,6 +33,8 @@ export interface Backends {
   /** SPEC §10: failure budgets and session recheck marks, in the same store as the sessions. */
   failures: FailureCounterStore;
   rechecks: SessionRecheckStore;
+  /** SPEC §9: the message log, bookmarks and webhook state, in the same store as the messages. */
+  consumer: ConsumerStores;
   usermeta: UsermetaTable;
   /** Issue 10 (SPEC §10, §11): per-session hardening state, in the session store. */
   guard: SessionGuardStore;
@@ -56,7 +60,6 @@ interface Embedded {
 
 function openEmbedded(config: Config): Embedded {
   const db = openEmbeddedDatabase(config.dataDir, config.tablePrefix);
-  createCredentialTables(db);
   const writer = openWriterConnection(config.dataDir);
   const writes = new WriteBatcher(writer);
   const stopPurge = startExpiryPurge(writes);
@@ -94,7 +97,8 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
   // Opened only when some part uses it, so a Redis + MySQL deployment leaves DATA_DIR alone.
   const sqlite = (): Embedded => (embedded ??= openEmbedded(config));
 
-  const redis = config.redis === undefined ? undefined : await openRedisStore(config.redis, log);
+  const redis =
+    config.redis === undefined ? undefined : await openRedisStore(config.redis, log, { sessionTtlSeconds: config.sessionTtlSeconds });
   const mysql = config.mysql === undefined ? undefined : openMysqlDirectory(config.mysql, config.tablePrefix, log, config.hardening.mysqlQueueLimit);
   const store =
     redis ??
@@ -102,12 +106,13 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
       const { db, writes, scrubber, handle } = sqlite();
       return {
         sessions: scrubbingSessionStore(new SqliteSessionStore(db, writes), scrubber),
-        messages: new SqliteMessageStore(db, writes),
         failures: new SqliteFailureCounterStore(db, writes),
         rechecks: new SqliteSessionRecheckStore(db, writes),
         guard: new SqliteSessionGuardStore(writes),
         installationSecrets: new SqliteInstallationSecrets(writes),
         sessionRewriter: new SqliteSessionRewriter(db, writes, scrubber),
+        messages: new SqliteLoggedMessageStore(db, writes),
+        consumer: sqliteConsumerStores(db, writes),
         handle,
         description: `sqlite (${config.dataDir})`,
       };
@@ -138,6 +143,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     messages: store.messages,
     failures: store.failures,
     rechecks: store.rechecks,
+    consumer: store.consumer,
     usermeta: directory.usermeta,
     guard: store.guard,
     installationSecrets: store.installationSecrets,

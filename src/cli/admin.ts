@@ -12,6 +12,7 @@
  *   npm run admin -- device restore <uuid> <device-id>
  *   npm run admin -- device remove <uuid> <device-id>
  *   npm run admin -- messages [--limit N]
+ *   npm run admin -- messages --after <cursor> | --follow; consumer list|show|set (consumer-commands.ts)
  *   npm run admin -- sessions rewrap
  */
 import { parseArgs } from 'node:util';
@@ -24,6 +25,8 @@ import { DEVICE_ID_PATTERN } from '../protocol/client-key.js';
 import { createLogger } from '../logger.js';
 import { keyWrapFor } from '../session/key-wrap-config.js';
 import { rewrapSessions } from './rewrap.js';
+import { PAGE_LIMIT } from '../consumer/service.js';
+import { consumerCommand, ConsumerUsageError, CONSUMER_USAGE, readLog } from './consumer-commands.js';
 
 const USAGE = `usage:
   admin user add <uuid> [--wp-user-id N]      give a user (WordPress user id N, or a new one) this UUID
@@ -36,7 +39,8 @@ const USAGE = `usage:
   admin device restore <uuid> <device-id>     lift a revocation (status "off": the device may authenticate again)
   admin device remove <uuid> <device-id>      remove the device and end its session
   admin messages [--limit N]                  the most recent stored messages, as JSON lines
-  admin sessions rewrap                       re-encrypt every stored session key under KEY_ENCRYPTION_KEY`;
+  admin sessions rewrap                       re-encrypt every stored session key under KEY_ENCRYPTION_KEY
+${CONSUMER_USAGE}`;
 
 /** A mistake in the command line; printed with the usage. */
 class UsageError extends Error {}
@@ -64,6 +68,8 @@ async function run(argv: string[], config: Config): Promise<void> {
       'wp-user-id': { type: 'string' },
       limit: { type: 'string' },
       secret: { type: 'boolean' },
+      after: { type: 'string' },
+      follow: { type: 'boolean' },
     },
   });
   const [area, action, ...rest] = positionals;
@@ -137,9 +143,15 @@ async function run(argv: string[], config: Config): Promise<void> {
       // Whoever held the old secret may hold the session it opened.
       await endSession(uuid, deviceId);
     } else if (area === 'messages') {
-      const limit = Number(values.limit ?? 20);
+      const limit = Number(values.limit ?? (values.after === undefined ? 20 : PAGE_LIMIT.default));
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive number');
-      for (const record of await backends.messages.list(limit)) print(JSON.stringify(record));
+      if (values.after !== undefined || values.follow === true) {
+        await readLog(backends, { after: values.after, follow: values.follow === true, limit: Math.min(limit, PAGE_LIMIT.max) }, print);
+      } else {
+        for (const record of await backends.messages.list(limit)) print(JSON.stringify(record));
+      }
+    } else if (area === 'consumer') {
+      await consumerCommand(backends, action, rest, print);
     } else if (area === 'sessions' && action === 'rewrap') {
       const report = await rewrapSessions(backends.sessionRewriter, keyWrapFor(config.hardening));
       print(
@@ -158,7 +170,7 @@ async function run(argv: string[], config: Config): Promise<void> {
 try {
   await run(process.argv.slice(2), readConfig(loadEnv()));
 } catch (error) {
-  if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
+  if (error instanceof UsageError || error instanceof ConsumerUsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
   else if (error instanceof ConfigError) process.stderr.write(`configuration error: ${error.message}\n`);
   // DirectoryError, DeviceListError, BackendUnavailableError: each message is written for a person.
   else if (error instanceof Error) process.stderr.write(`error: ${error.message}\n`);

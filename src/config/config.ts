@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
+import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -79,6 +80,8 @@ export interface Config {
   keyCacheSessions: number;
   /** SPEC §10 (per-session limit) and §11: envelope and key hardening (src/config/hardening.ts). */
   hardening: HardeningConfig;
+  /** SPEC §9: API_TOKENS and the WEBHOOK_* settings (src/consumer/config.ts). */
+  consumer: ConsumerConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -238,6 +241,7 @@ export function readConfig(env: Env): Config {
     keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),
     corsOrigins: readCorsOrigins(read),
     hardening: readHardeningConfig(read, env),
+    consumer: readConsumerConfig(read),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
 }

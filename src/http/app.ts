@@ -17,6 +17,7 @@ import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
 import { keyTag } from './key-tag.js';
 import { HttpProblem } from './problems.js';
+import { CONSUMER_API_PREFIX, consumerApi, type ConsumerApiOptions } from '../consumer/routes.js';
 
 export { keyTag } from './key-tag.js';
 
@@ -50,6 +51,8 @@ export interface AppOptions {
   keyTagSecret?: string;
   /** REQUEST_TIMEOUT_SECONDS: receiving the headers and the whole body; absent = Node's defaults. */
   requestTimeoutSeconds?: number;
+  /** SPEC §9: the consumer API under /v1/; absent (API_TOKENS unset) = every /v1/ path is a 404. */
+  consumerApi?: Omit<ConsumerApiOptions, 'keyTag'>;
   log: Logger;
 }
 
@@ -142,8 +145,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.log.info(
       {
         method: request.method,
-        // Never the query string: it is not ours to log (a client may put anything in it).
-        url: request.url.split('?', 1)[0],
+        // The route's pattern where there is one (/v1/sessions/<client key> must not log the key),
+        // and never the query string: it is not ours to log (a client may put anything in it).
+        url: request.routeOptions.url ?? request.url.split('?', 1)[0],
         status: reply.statusCode,
         code: request.outcomeCode,
         op: request.operation,
@@ -178,6 +182,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     url: API_PATH,
     handler: (request, reply) => sendAnswer(reply.header('allow', 'POST'), answers.methodNotAllowed()),
   });
+
+  if (options.consumerApi !== undefined) await app.register(consumerApi, { ...options.consumerApi, keyTag: (key: string) => keyTag(key, tagSecret), prefix: CONSUMER_API_PREFIX });
 
   app.get('/healthz', (request, reply) => sendAnswer(reply, { status: 200, body: { message: 'ok', code: 0 } }));
 

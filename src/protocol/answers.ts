@@ -84,6 +84,8 @@ export const answers = {
   }),
   /** Any path but the server's own. */
   noRoute: (): Answer => ({ status: 404, body: { message: Message.notFound, code: Code.notFound, error: 'no such route' } }),
+  /** SPEC §9: a consumer API resource (message, session) that does not exist. */
+  missing: (): Answer => ({ status: 404, body: { message: Message.notFound, code: Code.notFound } }),
   /** /api takes POST only; `allow` is sent as the Allow header by the HTTP layer. */
   methodNotAllowed: (): Answer => ({
     status: 405,
@@ -119,4 +121,13 @@ export const BadRequestReason = {
   bodyTooLarge: 'body too large',
   malformedBody: 'malformed body',
   fieldNotText: 'fields must be text',
+} as const;
+
+/** SPEC §9: reasons of the consumer API's 400 and 409 answers. */
+export const ConsumerReason = {
+  unknownCursor: 'unknown cursor',
+  badMessageId: 'a message id is 64 lowercase hex digits',
+  badConsumerName: 'a consumer name is 1 to 64 of A-Z a-z 0-9 . _ -',
+  bodyNotJson: 'the body must be a JSON object',
+  backwards: 'a bookmark only moves forward',
 } as const;

@@ -75,7 +75,17 @@ export class ProtocolService {
 
   /** SPEC §4, §10: delete the session, then set the device off. */
   logout(keyText: string, context: RequestContext = {}): Promise<Outcome> {
-    return this.withinBudget('logout', keyText, context, () => this.endSession(keyText, context));
+    return this.withinBudget('logout', keyText, context, () => this.closeSession(keyText, context, true));
+  }
+
+  /**
+   * SPEC §9 `DELETE /v1/sessions/<key>` (the site removed the device): a logout through the same
+   * code path, so every rule logout keeps holds here too (a `revoked` status stays, the session's
+   * hardening state goes), except that it needs no device secret (the site holds an API token)
+   * and spends no failure budget (it is not a device's request).
+   */
+  endSession(keyText: string): Promise<Outcome> {
+    return this.closeSession(keyText, {}, false);
   }
 
   /** SPEC §5, §6, §10: open an envelope and store its message once. */
@@ -169,7 +179,7 @@ export class ProtocolService {
     return { answer: answers.sessionCreated(shared.pair.publicKeyPem, device.deviceName) };
   }
 
-  private async endSession(keyText: string, context: RequestContext): Promise<Outcome> {
+  private async closeSession(keyText: string, context: RequestContext, secretRequired: boolean): Promise<Outcome> {
     const { directory, sessions, settings, log } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
@@ -177,7 +187,7 @@ export class ProtocolService {
     // revoked has no secret to ask for, and its session should end anyway.
     const device = await directory.findDevice(key.userId, key.deviceId);
     const opens = deviceOpens(device, context.secret, this.credentials.secrets);
-    if (deviceAlive(device) && !opens) return { answer: answers.notFound() };
+    if (secretRequired && deviceAlive(device) && !opens) return { answer: answers.notFound() };
     this.keyCache.evict(key.key);
     if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
     await this.hardening.sessionGone(key.key);

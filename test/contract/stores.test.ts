@@ -178,14 +178,16 @@ describe('Redis key layout (SPEC §7)', { skip: redisSkip }, () => {
   });
 
   for (const prefix of ['', 'sms:']) {
-    test(`prefix ${JSON.stringify(prefix)}: the message under <prefix><id> in REDIS_MAIN_DB, the session under <prefix><client key> in REDIS_AUTH_DB, nothing else`, async () => {
+    test(`prefix ${JSON.stringify(prefix)}: the message under <prefix><id> in REDIS_MAIN_DB, the session under <prefix><client key> in REDIS_AUTH_DB, and beside it only the SPEC §9 log`, async () => {
       await Promise.all([main.flushdb(), auth.flushdb(), db0.flushdb()]);
       const store = await redisStoreTarget(server, prefix);
       try {
         const record = message(20);
         await store.messages.putIfAbsent(record, 0);
         await store.sessions.create(KEY, SESSION, 0);
-        assert.deepEqual(await main.keys('*'), [`${prefix}${record.id}`]);
+        // SPEC §9: the message log lives beside the records, under names no §7 reader takes for a message.
+        assert.deepEqual((await main.keys('*')).sort(), [`${prefix}${record.id}`, `${prefix}{sms-log}:entries`, `${prefix}{sms-log}:seq`].sort());
+        assert.deepEqual(await main.zrange(`${prefix}{sms-log}:entries`, '0', '-1', 'WITHSCORES'), [record.id, '1']);
         assert.deepEqual(await auth.keys('*'), [`${prefix}${KEY}`]);
         assert.deepEqual(await db0.keys('*'), []);
         assert.equal(await auth.get(`${prefix}${KEY}`), SESSION_BYTES);

@@ -1,7 +1,8 @@
 /** Opens the Redis store (SPEC §7): two connections, the key layout, and the backend handle. */
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../../config/config.js';
-import type { BackendHandle } from '../../store/store.js';
+import type { ConsumerStores } from '../../store/message-log.js';
+import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
@@ -9,6 +10,7 @@ import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisKeys } from './keys.js';
 import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
+import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
 
 export { RedisKeys } from './keys.js';
@@ -24,24 +26,32 @@ export interface RedisStore {
   guard: RedisSessionGuardStore;
   installationSecrets: RedisInstallationSecrets;
   sessionRewriter: RedisSessionRewriter;
+  /** SPEC §9: the log, bookmarks and webhook state. */
+  consumer: ConsumerStores;
   handle: BackendHandle;
   description: string;
 }
 
 /** Never throws for an unreachable Redis: that is logged, and requests get 503 until it answers. */
-export async function openRedisStore(config: RedisConfig, log: Logger): Promise<RedisStore> {
+export async function openRedisStore(
+  config: RedisConfig,
+  log: Logger,
+  /** SPEC §9: ids a consumer deleted are remembered as long as their session (default: SESSION_TTL_SECONDS's). */
+  options: { sessionTtlSeconds?: TtlSeconds } = {},
+): Promise<RedisStore> {
   const connections = openRedisConnections(config, log);
   const keys = new RedisKeys(config.keyPrefix);
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
   return {
     sessions: new RedisSessionStore(connections.sessions, keys),
-    messages: new RedisMessageStore(connections.messages, keys),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
+    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? 604800),
+    consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     handle: {
       name: 'redis',

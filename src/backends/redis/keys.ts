@@ -16,8 +16,21 @@
  * of SPEC §2, so neither of the `#` keys can ever be a client key, and a reader of sessions can
  * tell them apart.
  *
- * Every operation of the store touches exactly one of these keys, so a move to Redis Cluster
- * needs no hash tags: no command spans two keys.
+ * Every operation of the §4/§7 store touches exactly one of these keys.
+ *
+ * SPEC §9, also in REDIS_MAIN_DB (none of them is 64 hex, so §7's readers never mistake one for
+ * a message; docs/CONSUMERS.md lists them for direct readers):
+ *
+ *   <prefix>{sms-log}:entries             sorted set: member = message id, score = its sequence number
+ *   <prefix>{sms-log}:seq                 the last sequence number given (INCR)
+ *   <prefix>{sms-log}:consumers           hash: consumer name → bookmark (a sequence number)
+ *   <prefix>{sms-log}:webhook-lease       the webhook dispatcher's lease: the owner's id, with a PX expiry
+ *   <prefix>{sms-log}:webhook-delivered   every entry up to this sequence number is delivered or given up
+ *   <prefix>deleted:<client key>          set of ids a consumer deleted while that session lived (SPEC §9)
+ *
+ * The {sms-log} hash tag keeps the log's keys in one cluster slot. The one step that spans slots
+ * is the store of a message with its entry (scripts/storeMessage-4.lua), because §7 fixes the
+ * record's key: docs/CONSUMERS.md "Redis Cluster" says how issue 13 splits and repairs it.
  */
 
 /** The key names of one deployment: its prefix applied the same way everywhere. */
@@ -70,6 +83,32 @@ export class RedisKeys {
   /** The client key of a session key. */
   clientKeyOf(sessionKey: string): string {
     return sessionKey.slice(this.prefix.length);
+  }
+
+  /** SPEC §9, in REDIS_MAIN_DB: the log's keys share the {sms-log} hash tag (one cluster slot). */
+  get logEntries(): string {
+    return `${this.prefix}{sms-log}:entries`;
+  }
+
+  get logSequence(): string {
+    return `${this.prefix}{sms-log}:seq`;
+  }
+
+  get consumers(): string {
+    return `${this.prefix}{sms-log}:consumers`;
+  }
+
+  get webhookLease(): string {
+    return `${this.prefix}{sms-log}:webhook-lease`;
+  }
+
+  get webhookDelivered(): string {
+    return `${this.prefix}{sms-log}:webhook-delivered`;
+  }
+
+  /** In REDIS_MAIN_DB: ids a consumer deleted, remembered while this session may resend them. */
+  deletedInSession(clientKey: string): string {
+    return `${this.prefix}deleted:${clientKey}`;
   }
 }
 

@@ -17,8 +17,8 @@ const BACKEND = 'sqlite';
 const PURGE_INTERVAL_MS = 60_000;
 
 /** Creates the two tables when missing; safe on a file an older version made. */
-export function createCredentialTables(db: SqliteDatabase): void {
-  db.exec(`
+/** SPEC §10's tables, part of the embedded schema (database.ts creates them with the rest). */
+export const CREDENTIAL_SCHEMA = `
     CREATE TABLE IF NOT EXISTS failure_budgets (
       subject        TEXT PRIMARY KEY,
       failures       INTEGER NOT NULL,
@@ -28,8 +28,7 @@ export function createCredentialTables(db: SqliteDatabase): void {
       key    TEXT PRIMARY KEY,
       due_at INTEGER NOT NULL
     );
-  `);
-}
+`;
 
 export class SqliteFailureCounterStore implements FailureCounterStore {
   private readonly countsQuery;

@@ -4,9 +4,11 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { CREDENTIAL_SCHEMA } from './credentials.js';
 import { SESSION_GUARD_SCHEMA } from './session-guard.js';
 import { prepareDataFiles, secureConnection, withBusyRetry } from './file-safety.js';
 import { INSTALLATION_SECRETS_SCHEMA } from './installation-secrets.js';
+import { LOG_SCHEMA } from './log-schema.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -57,6 +59,8 @@ function schemaSql(tablePrefix: string): string {
     );
     ${SESSION_GUARD_SCHEMA}
     ${INSTALLATION_SECRETS_SCHEMA}
+    ${CREDENTIAL_SCHEMA}
+    ${LOG_SCHEMA}
   `;
 }
 

@@ -16,12 +16,12 @@ import { WriteBatcher } from './write-batch.js';
 
 const BACKEND = 'sqlite';
 /** A row is live while it has no expiry or its expiry is in the future; `@now` is bound per call. */
-const LIVE = '(expires_at IS NULL OR expires_at > @now)';
+export const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 /**
  * Set-if-absent as one statement, so it is atomic even across processes: a row past its expiry
  * counts as absent and is replaced; `changes` is 1 when this call wrote the row.
  */
-function setIfAbsentStatement(table: 'sessions' | 'messages', keyColumn: 'key' | 'id'): string {
+export function setIfAbsentStatement(table: 'sessions' | 'messages', keyColumn: 'key' | 'id'): string {
   return `INSERT INTO ${table} (${keyColumn}, record, expires_at) VALUES (@${keyColumn}, @record, @expiresAt)
     ON CONFLICT (${keyColumn}) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
     WHERE NOT ${LIVE.replaceAll('expires_at', `${table}.expires_at`)}`;

@@ -1,0 +1,127 @@
+/**
+ * SPEC §9 test fixture: a real server process (WORKERS as asked) on the embedded store or on a
+ * real redis-server, with the consumer API on, one user holding `devices` devices (directory in
+ * DATA_DIR's SQLite file), and small helpers: authenticate, submit, and call /v1 with the token.
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import pino from 'pino';
+import { openFixtureStores, TEST_UUID, clientKey } from './embedded.js';
+import { encryptEnvelope } from './encrypt.js';
+import { postForm, request, type Reply } from './http.js';
+import { startRedisServer, type RedisServer } from './redis-server.js';
+import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
+
+export const API_TOKEN = `site-${randomBytes(24).toString('base64url')}`;
+export const OTHER_TOKEN = `analytics-${randomBytes(24).toString('base64url')}`;
+export const API_TOKENS = `site:${API_TOKEN},analytics:${OTHER_TOKEN}`;
+
+export type StoreKind = 'sqlite' | 'redis';
+
+export interface ConsumerFixture {
+  store: StoreKind;
+  server: ServerProcess;
+  env: Record<string, string>;
+  dataDir: string;
+  redis: RedisServer | undefined;
+  deviceIds: string[];
+  /** Authenticates a device (once) and returns its session's public key. */
+  publicKey(deviceId: string): Promise<string>;
+  /** Submits a fresh envelope of `text`; returns the answer body. */
+  submit(deviceId: string, text: string, minute?: number): Promise<Record<string, unknown>>;
+  /** A /v1 request with the site's token (or `token`). */
+  api(path: string, init?: RequestInit & { token?: string | null }): Promise<Reply>;
+  restart(extra?: Record<string, string>): Promise<ServerProcess>;
+  close(): Promise<void>;
+}
+
+export interface ConsumerFixtureOptions {
+  store: StoreKind;
+  devices?: number;
+  env?: Record<string, string>;
+  /** Redis with an fsync'd append-only file (for the crash tests). */
+  persistentRedis?: boolean;
+}
+
+export async function startConsumerFixture(options: ConsumerFixtureOptions): Promise<ConsumerFixture> {
+  const data = makeDataDir();
+  const stores = openFixtureStores(data.dir);
+  const deviceIds = Array.from({ length: options.devices ?? 2 }, (_, i) => `dev-${String(i + 1).padStart(2, '0')}`);
+  await stores.directory.addUser(TEST_UUID);
+  for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
+  stores.db.close();
+  const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
+  const env: Record<string, string> = { DATA_DIR: data.dir, API_TOKENS, KEY_POOL_SIZE: '4', ...(redis?.env ?? {}), ...(options.env ?? {}) };
+  const keys = new Map<string, Promise<string>>();
+  const authenticate = async (deviceId: string): Promise<string> => {
+    const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), status: 'on' });
+    if (reply.body.code !== 0) throw new Error(`auth of ${deviceId}: ${reply.text}`);
+    return String(reply.body.message);
+  };
+  const fixture: ConsumerFixture = {
+    store: options.store,
+    server: await startServerProcess(env),
+    env,
+    dataDir: data.dir,
+    redis,
+    deviceIds,
+    publicKey(deviceId) {
+      // Concurrent submits of one device share its one auth.
+      let known = keys.get(deviceId);
+      if (known === undefined) keys.set(deviceId, (known = authenticate(deviceId)));
+      return known;
+    },
+    async submit(deviceId, text, minute) {
+      const publicKey = await fixture.publicKey(deviceId);
+      const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), message: encryptEnvelope(publicKey, text, { enc: 'AES-GCM', minute }) });
+      return reply.body;
+    },
+    api(path, init = {}) {
+      const { token = API_TOKEN, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token !== null) headers.set('authorization', `Bearer ${token}`);
+      return request(fixture.server.url, path, { ...rest, headers });
+    },
+    async restart(extra = {}) {
+      await fixture.server.stop();
+      fixture.server = await startServerProcess({ ...env, ...extra });
+      return fixture.server;
+    },
+    async close() {
+      await fixture.server.stop();
+      await redis?.close();
+      data.remove();
+    },
+  };
+  return fixture;
+}
+
+/** Every entry of the log, read page by page with `limit`; fails on a page that does not move on. */
+export async function readWholeLog(fx: ConsumerFixture, limit = 250): Promise<Array<{ cursor: string; record: Record<string, unknown> }>> {
+  const all: Array<{ cursor: string; record: Record<string, unknown> }> = [];
+  let after = '';
+  for (;;) {
+    const page = await fx.api(`/v1/messages?after=${after}&limit=${limit}`);
+    if (page.status !== 200) throw new Error(`page after "${after}": ${page.text}`);
+    const items = page.body.messages as Array<{ cursor: string; record: Record<string, unknown> }>;
+    all.push(...items);
+    if (items.length === 0) return all;
+    after = String(page.body.next);
+  }
+}
+
+/** GET on a connection of its own (the cluster gives each new connection to the next worker). */
+export function getOnNewConnection(url: string, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET', agent: false, headers: { authorization: `Bearer ${token}`, connection: 'close' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export const silentLog = pino({ level: 'silent' });
