@@ -21,8 +21,7 @@ const PURGE_INTERVAL_MS = 60_000;
 
 export interface ConsumerSide {
   service: ConsumerService;
-  /** For buildApp; undefined while API_TOKENS is unset (the API is off). */
-  /** What app.ts needs to mount /v1/ (it adds the key tag); undefined without API_TOKENS. */
+  /** For buildApp, which adds the key tag; undefined while API_TOKENS is unset (the API is off). */
   api: Omit<ConsumerApiOptions, 'keyTag'> | undefined;
   /** undefined without WEBHOOK_URL. */
   webhooks: WebhookDispatcher | undefined;
