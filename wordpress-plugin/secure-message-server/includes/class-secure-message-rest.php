@@ -171,8 +171,8 @@ final class Secure_Message_Rest {
 		}
 		$response = rest_ensure_response( $device );
 		$response->set_status( 201 );
-		// The secret is in this answer only: no cache may keep it.
-		$response->header( 'Cache-Control', 'no-store' );
+		// The secret is in this answer only: no cache may keep it (WordPress adds no-cache for logged-in users too).
+		$response->header( 'Cache-Control', 'no-store, no-cache, must-revalidate, max-age=0' );
 		return $response;
 	}
 
