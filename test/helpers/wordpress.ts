@@ -34,6 +34,8 @@ export function skipWithoutWordPress(suites: string): string | false {
 export interface WordPressOptions {
   /** A plugin folder to put into wp-content/plugins (symlinked), not yet activated. */
   plugin?: string;
+  /** A plugin zip to unpack into wp-content/plugins, as a site owner's upload would (needs unzip). */
+  pluginZip?: string;
   /** The plugin's folder name under wp-content/plugins (default: the folder's own name). */
   pluginSlug?: string;
 }
@@ -66,6 +68,13 @@ export async function startWordPress(db: MariadbServer, options: WordPressOption
   mkdirSync(join(site, 'wp-content', 'uploads'), { recursive: true });
   if (options.plugin !== undefined) {
     symlinkSync(options.plugin, join(site, 'wp-content', 'plugins', options.pluginSlug ?? options.plugin.split('/').filter(Boolean).pop()!));
+  }
+  if (options.pluginZip !== undefined) {
+    const unpacked = spawnSync('unzip', ['-q', options.pluginZip, '-d', join(site, 'wp-content', 'plugins')], { encoding: 'utf8' });
+    if (unpacked.status !== 0) {
+      removeDir();
+      throw new Error(`unzip of ${options.pluginZip} failed: ${unpacked.stderr ?? unpacked.error}`);
+    }
   }
   // No mail server here: wp_mail() succeeds without sending.
   writeFileSync(join(site, 'wp-content', 'mu-plugins', 'test-no-mail.php'), "<?php\nadd_filter( 'pre_wp_mail', '__return_true' );\n");
