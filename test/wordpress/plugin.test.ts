@@ -176,10 +176,11 @@ describe('plugin end to end: WordPress + MariaDB + the server', { skip: endToEnd
     return rows[0]?.meta_value ?? null;
   }
 
-  function deviceClient(device: DeviceAnswer, secret: string | undefined = device.secret): SecureMessageClient {
+  /** `secret` null: a client that sends none. */
+  function deviceClient(device: DeviceAnswer, secret: string | null = device.secret): SecureMessageClient {
     // `secret` is SPEC §10's option of the client; typed loosely so this file also compiles against a client without it.
     const options: ClientOptions & { secret?: string } = { server: server.url, key: device.key, retry: { attempts: 1 } };
-    if (secret !== undefined) options.secret = secret;
+    if (secret !== null) options.secret = secret;
     return new SecureMessageClient(options);
   }
 
@@ -293,7 +294,7 @@ describe('plugin end to end: WordPress + MariaDB + the server', { skip: endToEnd
   const sent: string[] = [];
 
   test('a device whose entry holds secret_sha256 cannot log in without its secret, or with another (SPEC §10)', async () => {
-    await assert.rejects(deviceClient(phone, undefined).auth(), NotFoundError, 'a device with secret_sha256 needs its secret');
+    await assert.rejects(deviceClient(phone, null).auth(), NotFoundError, 'a device with secret_sha256 needs its secret');
     await assert.rejects(deviceClient(phone, 'x'.repeat(43)).auth(), NotFoundError);
   });
 
