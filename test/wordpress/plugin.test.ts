@@ -510,8 +510,29 @@ describe('plugin end to end: WordPress + MariaDB + the server', { skip: endToEnd
       await page.goto(`${wp.url}/wp-admin/admin.php?page=secure-message-messages`);
       const payloads = await page.locator('.secure-message-payload').allTextContents();
       assert.ok(payloads.some((text) => text.includes('hook one')), payloads.join('\n'));
+      // CSV export, as an administrator downloads it.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('text=Export all as CSV')]);
+      const csvPath = join(screenshots, 'messages.csv');
+      await download.saveAs(csvPath);
+      const csv = (await import('node:fs')).readFileSync(csvPath, 'utf8').trim().split('\n');
+      assert.equal(csv[0], 'id,wp_user,user_id,device_id,device_name,minute,received_at,payload');
+      const stored = await db.sql<{ n: number }>('SELECT COUNT(*) AS n FROM wp_secure_messages');
+      assert.equal(csv.length - 1, Number(stored[0]!.n));
+      assert.ok(csv.some((line) => line.includes('hook two')));
       process.stdout.write(`screenshots: ${screenshots}\n`);
     });
+  });
+
+  test('retention: the daily job deletes messages older than the setting, and only those', async () => {
+    const before = Number((await db.sql<{ n: number }>('SELECT COUNT(*) AS n FROM wp_secure_messages'))[0]!.n);
+    assert.ok(before > 0);
+    await db.sql("UPDATE wp_secure_messages SET received_gmt = '2000-01-01 00:00:00' WHERE device_id = ?", [tablet.id]);
+    const old = Number((await db.sql<{ n: number }>('SELECT COUNT(*) AS n FROM wp_secure_messages WHERE device_id = ?', [tablet.id]))[0]!.n);
+    await settings({ retention_days: 0 });
+    assert.equal(await wp.php('echo Secure_Message_Cron::purge();'), '0', '0 keeps everything');
+    await settings({ retention_days: 30 });
+    assert.equal(await wp.php('echo Secure_Message_Cron::purge();'), String(old));
+    assert.equal(Number((await db.sql<{ n: number }>('SELECT COUNT(*) AS n FROM wp_secure_messages'))[0]!.n), before - old);
   });
 
   test('uninstall removes the options and the table, never the UUIDs or the devices', async () => {
