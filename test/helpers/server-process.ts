@@ -60,8 +60,9 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
   let pending = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      // A server that is merely slow would otherwise outlive the test and keep its process alive.
-      child.kill('SIGKILL');
+      // A server that is merely slow would otherwise outlive the test and keep its process alive;
+      // SIGTERM, so that a cluster primary stops its workers too.
+      child.kill('SIGTERM');
       reject(new Error(`server did not start in time:\n${raw}`));
     }, START_TIMEOUT_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
