@@ -59,7 +59,12 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
   let raw = '';
   let pending = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${raw}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      // A server that is merely slow would otherwise outlive the test and keep its process alive;
+      // SIGTERM, so that a cluster primary stops its workers too.
+      child.kill('SIGTERM');
+      reject(new Error(`server did not start in time:\n${raw}`));
+    }, START_TIMEOUT_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
       raw += chunk.toString();
       pending += chunk.toString();
