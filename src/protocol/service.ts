@@ -86,8 +86,6 @@ export class ProtocolService {
       [created, listed] = await Promise.allSettled([
         sessions.create(key.key, record, settings.sessionTtlSeconds),
         directory.setStatus(device.wpUserId, key.deviceId, 'on'),
-        // An earlier session's hardening state goes (it could not be read by this one anyway).
-        this.hardening.sessionGone(key.key),
       ]);
       if (created.status === 'fulfilled' && created.value) shared.markUsed();
     } finally {
