@@ -154,8 +154,6 @@ export class ProtocolService {
         directory.setStatus(device.wpUserId, key.deviceId, 'on'),
         // The directory was just asked: the session's first recheck is an interval away.
         this.credentials.revocation?.checked(key.key),
-        // An earlier session's hardening state goes (it could not be read by this one anyway).
-        this.hardening.sessionGone(key.key),
       ]);
       if (created.status === 'fulfilled' && created.value) shared.markUsed();
     } finally {

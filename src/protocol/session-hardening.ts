@@ -138,7 +138,7 @@ export class SessionHardening {
     }
   }
 
-  /** A session ended (logout) or is about to be replaced (auth): its state goes. Never fails the request. */
+  /** A session ended (logout, the limit): its state goes. Never fails the request. */
   async sessionGone(clientKey: string): Promise<void> {
     if (this.options.guard === undefined) return;
     try {

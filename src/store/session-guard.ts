@@ -4,8 +4,10 @@
  *
  * State belongs to one session, named by its client key and the session record's `created_at`:
  * a later session of the same key never sees an earlier one's state, even if a cleanup was
- * missed. `forget` drops a key's state at once (logout, a new auth, a session ended); stores also
- * drop it by themselves once the session is gone (expiry), so it is bounded by the session's life.
+ * missed (that is how a new auth leaves the old state behind: unreadable at once, dropped by the
+ * new session's first write of state). `forget` drops a key's state at once (logout, a session
+ * ended by the limit); stores also drop it by themselves once the session is gone (expiry, a
+ * replaced session), so it is bounded by the session's life.
  * Every method may throw BackendUnavailableError.
  */
 import type { TtlSeconds } from './store.js';

@@ -150,3 +150,30 @@ for (const deployment of DEPLOYMENTS) {
     });
   });
 }
+
+describe('AES-CBC replay guard across two processes on one embedded file', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness('embedded', ['burst'], { WORKERS: '2' });
+  });
+  after(async () => h?.close());
+
+  test('20 concurrent replays on new connections to a two-worker server give one "delivered"', async () => {
+    const pem = await h.auth('burst');
+    const captured = encryptEnvelope(pem, 'only once, two processes', { minute: 7000 });
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        // A new connection each, so the cluster hands them to both workers in turn.
+        const response = await fetch(`${h.url}/api`, {
+          method: 'POST',
+          body: new URLSearchParams({ key: h.key('burst'), message: withMinute(captured, 7000 + i) }),
+          headers: { connection: 'close' },
+        });
+        return (await response.json()) as Record<string, unknown>;
+      }),
+    );
+    assert.equal(replies.filter((r) => r.message === Message.delivered).length, 1, JSON.stringify(replies));
+    assert.equal(replies.filter((r) => r.message === Message.duplicate).length, 19);
+    assert.equal((await h.store.messages.list(100)).length, 1);
+  });
+});

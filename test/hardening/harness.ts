@@ -35,6 +35,10 @@ export function redisOf(): Promise<RedisServer> {
   return (redisServer ??= startRedisServer());
 }
 
+export function mariadbOf(): Promise<MariadbServer> {
+  return (mariadbServer ??= startMariadbServer());
+}
+
 /** The `skip` option of a suite on this deployment. */
 export function skipFor(deployment: Deployment, suite: string): string | false {
   if (deployment === 'embedded') return false;
@@ -68,7 +72,7 @@ export async function startHarness(deployment: Deployment, devices: string[], en
   } else {
     store = await redisStoreTarget(await redisOf(), 'h10:');
     await store.reset();
-    const mariadb = await (mariadbServer ??= startMariadbServer());
+    const mariadb = await mariadbOf();
     await mariadb.reset();
     directory = mysqlDirectoryTarget(mariadb);
   }

@@ -29,9 +29,13 @@ export const SESSION_GUARD_SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-/** A state row whose session is no longer live (logged out, expired, replaced). */
+/**
+ * A state row whose session is no longer live: logged out, expired, or replaced by a new session
+ * of the same key (whose record has another created_at; the new session never reads those rows).
+ */
 const ORPHANED = (table: string) =>
-  `DELETE FROM ${table} WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.key = ${table}.session_key AND (s.expires_at IS NULL OR s.expires_at > ?))`;
+  `DELETE FROM ${table} WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.key = ${table}.session_key
+     AND json_extract(s.record, '$.created_at') = ${table}.session_created AND (s.expires_at IS NULL OR s.expires_at > ?))`;
 
 export class SqliteSessionGuardStore implements SessionGuardStore {
   private readonly dropOtherSessions;
