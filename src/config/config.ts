@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -73,6 +74,8 @@ export interface Config {
   keyPoolSize: number;
   /** Sessions per process whose parsed private key and unwrapped AES keys are kept (KEY_CACHE_SESSIONS); 0 = none. */
   keyCacheSessions: number;
+  /** The operator listener, load shedding and the shutdown deadline (SPEC §12; src/operator/settings.ts). */
+  operator: OperatorSettings;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -229,6 +232,7 @@ export function readConfig(env: Env): Config {
     keyPoolSize: read.integer('KEY_POOL_SIZE', 64, 0, 100_000),
     keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),
     corsOrigins: readCorsOrigins(read),
+    operator: readOperatorSettings(read),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
 }

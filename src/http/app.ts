@@ -2,25 +2,32 @@
  * The HTTP surface: Fastify with the two body parsers of SPEC §1, the /api route, health
  * probes, and one error handler. Protocol decisions are the ProtocolService's, not this file's.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
-import { answers, type Answer, type Code } from '../protocol/answers.js';
+import { answers, type Code } from '../protocol/answers.js';
 import { API_PATH, dispatch, isAnswer } from '../protocol/request.js';
 import type { ProtocolService } from '../protocol/service.js';
 import type { BackendHandle } from '../store/store.js';
 import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
 import { HttpProblem } from './problems.js';
+import { registerLoadShedding } from './overload.js';
+import { registerReadiness } from './readiness.js';
+import { acceptAnything, apiRouteSchema, registerOpenApi, serializeAsIs } from '../operator/openapi.js';
+import { countRequests } from '../operator/request-metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The SPEC §1 code of the answer, for the request log line. */
     outcomeCode: Code | undefined;
+    /** The answer's `message` when it is a fixed string of answers.ts, and its `error` reason: for the metrics. */
+    outcomeMessage: string | undefined;
+    outcomeReason: string | undefined;
     operation: string | undefined;
     /** A short hash of the client key: logs never hold the whole key. */
     keyTag: string | undefined;
@@ -43,6 +50,10 @@ export interface AppOptions {
   /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
   corsOrigins?: readonly string[];
   log: Logger;
+  /** Past this event-loop lag, requests are shed with 503 (MAX_EVENT_LOOP_DELAY_MS); 0 or absent = never. */
+  maxEventLoopDelayMs?: number;
+  /** The server's version, for the OpenAPI document. */
+  version?: string;
 }
 
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
@@ -61,6 +72,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBodyBytes,
     trustProxy: options.trustProxy,
+    // Unique across the worker processes and restarts, so a request id finds one request's lines.
+    genReqId: () => randomUUID(),
+    // While stopping, src/http/readiness.ts answers §1's 503 instead of Fastify's own body.
+    return503OnClosing: false,
     // Malformed URLs and the like: the same JSON shape as every other answer.
     frameworkErrors: (error, request, reply) => {
       sendAnswer(reply, answers.badRequest('malformed request'));
@@ -68,10 +83,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('outcomeCode', undefined);
+  app.decorateRequest('outcomeMessage', undefined);
+  app.decorateRequest('outcomeReason', undefined);
   app.decorateRequest('operation', undefined);
   app.decorateRequest('keyTag', undefined);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => sendAnswer(reply, answers.noRoute()));
+  // Before any route, so every route registered with a schema is in /openapi.json.
+  await registerOpenApi(app, options.version ?? '0.0.0');
+  await registerLoadShedding(app, options.maxEventLoopDelayMs ?? 0);
+  countRequests(app);
 
   const corsOrigins = options.corsOrigins ?? [];
   if (corsOrigins.length > 0) {
@@ -131,7 +152,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const apiRouteConfig = { rateLimit: options.rateLimitMax > 0 ? {} : (false as const) };
-  app.post(API_PATH, { config: apiRouteConfig }, async (request, reply) => {
+  const apiDocumentation = { schema: apiRouteSchema, validatorCompiler: acceptAnything, serializerCompiler: serializeAsIs };
+  app.post(API_PATH, { config: apiRouteConfig, ...apiDocumentation }, async (request, reply) => {
     const fields = request.isMultipart() ? await multipartFields(request, maxBodyBytes) : urlencodedFields(request.body);
     const operation = dispatch(fields);
     if (isAnswer(operation)) return sendAnswer(reply, operation);
@@ -150,27 +172,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.route({
     method: [...OTHER_METHODS],
     url: API_PATH,
+    schema: { hide: true },
     handler: (request, reply) => sendAnswer(reply.header('allow', 'POST'), answers.methodNotAllowed()),
   });
 
   app.get('/healthz', (request, reply) => sendAnswer(reply, { status: 200, body: { message: 'ok', code: 0 } }));
 
-  app.get('/readyz', async (request, reply) => {
-    const states = await Promise.all(
-      backends.map(async (backend) => {
-        try {
-          await backend.ping();
-          return [backend.name, 'up'] as const;
-        } catch {
-          return [backend.name, 'down'] as const;
-        }
-      }),
-    );
-    const ready = states.every(([, state]) => state === 'up');
-    const answer: Answer = ready ? { status: 200, body: { message: 'ready', code: 0 } } : answers.unavailable();
-    reply.header('cache-control', 'no-store');
-    return sendAnswer(reply, { ...answer, body: { ...answer.body, backends: Object.fromEntries(states) } });
-  });
+  registerReadiness(app, backends);
 
   return app;
 }
