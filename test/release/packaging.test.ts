@@ -12,15 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
 import { parse as parseYaml } from 'yaml';
+import { dockerCmd } from '../helpers/dockerfile.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
-
-/** The image's CMD as an argv (exec form), for the production-install test too. */
-export function dockerCmd(): string[] {
-  const dockerfile = DockerfileParser.parse(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-  const cmds = dockerfile.getCMDs();
-  assert.equal(cmds.length, 1, 'one CMD');
-  return JSON.parse(cmds[0]!.getRawArgumentsContent() ?? '') as string[];
-}
 
 describe('Dockerfile', () => {
   const text = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');

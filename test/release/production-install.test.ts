@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm } from '../helpers/http.js';
 import { entryArgs, freePort, REPO_ROOT, serverEnv, startServerProcess } from '../helpers/server-process.js';
-import { dockerCmd } from './packaging.test.js';
+import { dockerCmd } from '../helpers/dockerfile.js';
 
 const UUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const KEY = `${UUID}phone-01`;
@@ -57,7 +57,7 @@ describe('production install from a fresh clone', () => {
     run('tar', ['czf', `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`, 'build'], prebuilds);
     installEnv = {
       ...process.env,
-      better_sqlite3_local_prebuilds: prebuilds,
+      npm_config_better_sqlite3_local_prebuilds: prebuilds,
       npm_config_prefer_offline: 'true',
       npm_config_audit: 'false',
       npm_config_fund: 'false',
