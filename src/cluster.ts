@@ -6,8 +6,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { createLogger } from './logger.js';
+import type { PrimaryOperator } from './operator/host.js';
 
 /** What a worker tells the primary once it listens. */
 interface ListeningMessage {
@@ -15,6 +16,18 @@ interface ListeningMessage {
   url: string;
   directory: string;
   store: string;
+  /** The OpenAPI document of the main port, for the primary's operator listener. */
+  openApi: Record<string, unknown>;
+}
+
+/** What a worker tells the primary when a setting keeps it from starting (one line, no stack trace). */
+interface StartFailedMessage {
+  type: 'sms:start-failed';
+  line: string;
+}
+
+function isStartFailedMessage(value: unknown): value is StartFailedMessage {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'sms:start-failed';
 }
 
 function isListeningMessage(value: unknown): value is ListeningMessage {
@@ -25,31 +38,51 @@ function isListeningMessage(value: unknown): value is ListeningMessage {
 const HEALTHY_LIFETIME_MS = 10_000;
 const FIRST_RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 10_000;
-/** Past this, a worker that will not stop on SIGTERM is killed. */
-const STOP_DEADLINE_MS = 30_000;
+/** Past the workers' own shutdown deadline and this margin, a worker that will not stop is killed. */
+const STOP_MARGIN_MS = 5_000;
 
 export async function run(config: Config): Promise<void> {
   if (cluster.isPrimary && config.workers > 1) {
-    runPrimary(config, createLogger(config.logLevel));
+    const log = createLogger(config.logLevel);
+    // Loaded only here: the primary keeps out the protocol, the backends and their clients.
+    const { PrimaryOperator } = await import('./operator/host.js');
+    runPrimary(config, log, new PrimaryOperator(config, log));
     return;
   }
-  // Loaded only where it serves: the primary keeps out Fastify, the backends and their clients.
   const { startServer } = await import('./server.js');
   if (config.workers <= 1) {
-    await startServer(config);
+    const log = createLogger(config.logLevel);
+    const server = await startServer(config, log, { role: 'operator-here' });
+    const { startLocalOperator } = await import('./operator/host.js');
+    const { description } = server.backends;
+    let operator;
+    try {
+      operator = await startLocalOperator(config, log, server.openApi, { workers: 1, ...description });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    if (operator !== undefined) server.alsoClose(() => operator.close());
+    log.info({ url: server.url, admin: operator?.url, directory: description.directory, store: description.store }, 'listening');
   } else {
-    const server = await startServer(config, undefined, { role: 'worker' });
-    const message: ListeningMessage = {
-      type: 'sms:listening',
-      url: server.url,
-      directory: server.backends.description.directory,
-      store: server.backends.description.store,
-    };
-    process.send?.(message);
+    try {
+      const server = await startServer(config, undefined, { role: 'worker' });
+      const message: ListeningMessage = {
+        type: 'sms:listening',
+        url: server.url,
+        directory: server.backends.description.directory,
+        store: server.backends.description.store,
+        openApi: server.openApi,
+      };
+      process.send?.(message);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      process.send?.({ type: 'sms:start-failed', line: error.message } satisfies StartFailedMessage, () => process.exit(2));
+    }
   }
 }
 
-function runPrimary(config: Config, log: Logger): void {
+function runPrimary(config: Config, log: Logger, operator: PrimaryOperator): void {
   const wanted = config.workers;
   const listening = new Set<Worker>();
   const bornAt = new Map<Worker, number>();
@@ -57,23 +90,37 @@ function runPrimary(config: Config, log: Logger): void {
   let announced = false;
   let stopping = false;
   let restartDelay = FIRST_RESTART_DELAY_MS;
+  let startFailure: string | undefined;
+  const stopDeadlineMs = config.operator.shutdownTimeoutSeconds * 1000 + STOP_MARGIN_MS;
 
   const fork = (): void => {
     const worker = cluster.fork();
     bornAt.set(worker, Date.now());
     worker.on('message', (message: unknown) => {
+      if (isStartFailedMessage(message)) startFailure ??= message.line;
       if (!isListeningMessage(message)) return;
       listening.add(worker);
       if (!announced && listening.size === wanted) {
         announced = true;
-        log.info(
-          {
-            url: message.url,
-            workers: [...listening].map((w) => w.process.pid),
-            directory: message.directory,
-            store: message.store,
+        const servedBy = { workers: wanted, directory: message.directory, store: message.store };
+        operator.start(message.openApi, servedBy).then(
+          (listener) => {
+            log.info(
+              {
+                url: message.url,
+                admin: listener?.url,
+                workers: [...listening].map((w) => w.process.pid),
+                directory: message.directory,
+                store: message.store,
+              },
+              'listening',
+            );
           },
-          'listening',
+          (error: unknown) => {
+            if (error instanceof ConfigError) startFailure ??= error.message;
+            else log.error({ err: error }, 'operator listener failed to start');
+            stopAll(2);
+          },
         );
       } else if (announced) {
         log.info({ worker: worker.process.pid }, 'replacement worker listening');
@@ -87,16 +134,30 @@ function runPrimary(config: Config, log: Logger): void {
     for (const timer of restartTimers) clearTimeout(timer);
     restartTimers.clear();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    if (workers.length === 0) process.exit(exitCode);
+    if (workers.length === 0) {
+      if (startFailure !== undefined) {
+        process.stderr.write(`configuration error: ${startFailure}\n`);
+        process.exit(2);
+      }
+      process.exit(exitCode);
+    }
     for (const worker of workers) worker.process.kill('SIGTERM');
+    const finish = (code: number): never => {
+      if (startFailure !== undefined) {
+        process.stderr.write(`configuration error: ${startFailure}\n`);
+        process.exit(2);
+      }
+      if (code === 0) log.info('stopped');
+      process.exit(code);
+    };
     const deadline = setTimeout(() => {
       log.error('workers did not stop in time; killing them');
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
-      process.exit(1);
-    }, STOP_DEADLINE_MS);
+      finish(1);
+    }, stopDeadlineMs);
     deadline.unref();
     cluster.on('exit', () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+      if (Object.keys(cluster.workers ?? {}).length === 0) finish(exitCode);
     });
   };
 
@@ -108,7 +169,7 @@ function runPrimary(config: Config, log: Logger): void {
     if (!announced) {
       // A worker that cannot start now will not start on retry either (bad DATA_DIR, store down at boot):
       // fail like a single process would, instead of looping.
-      log.error({ worker: worker.process.pid, code, signal }, 'worker failed to start; stopping');
+      if (startFailure === undefined) log.error({ worker: worker.process.pid, code, signal }, 'worker failed to start; stopping');
       stopAll(1);
       return;
     }
@@ -123,6 +184,7 @@ function runPrimary(config: Config, log: Logger): void {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
+      if (stopping) return;
       log.info({ signal }, 'stopping');
       stopAll(0);
     });

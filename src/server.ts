@@ -17,6 +17,10 @@ import { generateSessionKeyPair } from './session/key-pair.js';
 import { SessionKeyPool } from './session/key-pool.js';
 import { LowPriorityKeyGenerator } from './session/keygen-process.js';
 import { keyWrapFor, warnIfKeysInTheClear } from './session/key-wrap-config.js';
+import { listenQuietly } from './http/listen.js';
+import { recordWebhookDelivery, sampleBackends, sampleConsumerLag, sampleKeyPool } from './operator/metrics.js';
+import { openApiDocument } from './operator/openapi.js';
+import { SERVER_VERSION } from './version.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -27,6 +31,10 @@ export interface RunningServer {
   keys: SessionKeyPool;
   /** SPEC §9: the consumer service, webhooks, and the hooks for metrics (lag, delivery results). */
   consumer: ConsumerSide;
+  /** The OpenAPI document of this app's routes (SPEC §12), for the operator listener. */
+  openApi: Record<string, unknown>;
+  /** Something else to close when the server stops (before the backends), e.g. the operator listener. */
+  alsoClose(close: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -34,8 +42,10 @@ export interface ServerOptions {
   /**
    * "worker" when this process is one of several sharing the port: the primary then says
    * "listening" once every worker does, so this process says "worker listening".
+   * "operator-here": the one process of WORKERS=1, whose caller starts the operator listener
+   * and then says "listening" itself.
    */
-  role?: 'single' | 'worker';
+  role?: 'single' | 'worker' | 'operator-here';
 }
 
 export async function startServer(
@@ -113,29 +123,107 @@ export async function startServer(
     keyTagSecret: await resolveLogTagSecret(config.hardening, backends.installationSecrets, log),
     requestTimeoutSeconds: config.hardening.requestTimeoutSeconds,
     consumerApi: consumer.api,
-    log,
+    // A child, so listenQuietly can quiet Fastify's own start-up lines without quieting this process.
+    log: log.child({}),
+    maxEventLoopDelayMs: config.operator.maxEventLoopDelayMs,
+    version: SERVER_VERSION,
   });
-  const address = await app.listen({ host: config.host, port: config.port });
-  log.info(
-    { url: address, directory: backends.description.directory, store: backends.description.store },
-    options.role === 'worker' ? 'worker listening' : 'listening',
-  );
+  let address: string;
+  try {
+    address = await listenQuietly(app, { host: config.host, port: config.port, hostVariable: 'HOST', portVariable: 'PORT' });
+  } catch (error) {
+    await app.close();
+    await backends.close();
+    throw error;
+  }
+  const unsample = [
+    // SPEC §9/§12: webhook attempts (only the process holding the delivery lease makes any) and bookmark lag.
+    consumer.onDelivery((delivery) => recordWebhookDelivery(delivery.result)),
+    sampleConsumerLag(() =>
+      consumer.service.consumers().then(
+        (bookmarks) => bookmarks.map(({ name, lag }) => ({ consumer: name, lag })),
+        // The store is down: /metrics still answers, and secure_message_backend_up says why.
+        () => [],
+      ),
+    ),
+    sampleKeyPool(() => keys.stats().ready),
+    sampleBackends(() =>
+      Promise.all(
+        backends.handles.map((backend) =>
+          backend.ping().then(
+            () => ({ backend: backend.name, up: true }),
+            () => ({ backend: backend.name, up: false }),
+          ),
+        ),
+      ),
+    ),
+  ];
+  // 'operator-here': the caller says "listening" itself, once the operator listener is up too.
+  if (options.role !== 'operator-here') {
+    log.info(
+      { url: address, directory: backends.description.directory, store: backends.description.store },
+      options.role === 'worker' ? 'worker listening' : 'listening',
+    );
+  }
   // After listening, so start-up is not slowed; the generator runs at the lowest priority anyway.
   keys.start();
 
+  const closeAlso: Array<() => Promise<void>> = [];
+  const deadlineMs = config.operator.shutdownTimeoutSeconds * 1000;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await app.close();
+      for (const remove of unsample) remove();
+      // In-flight requests finish; past the deadline their connections are cut so the stop completes.
+      const deadline = setTimeout(() => {
+        log.error({ deadlineSeconds: config.operator.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline; closing their connections');
+        app.server.closeAllConnections();
+      }, deadlineMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(deadline);
+      }
       await consumer.stop();
+      for (const close of closeAlso) await close();
       await keys.stop();
       await backends.close();
     })());
+  const prefix = options.role === 'worker' ? 'worker ' : '';
+  let signalled = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'stopping');
-      void stop().then(() => process.exit(0));
+    // Not once: Ctrl-C under npm delivers SIGINT twice (the terminal's and npm's), and a second
+    // signal must not kill the process mid-stop. A stop that hangs anyway ends at the deadline.
+    process.on(signal, () => {
+      if (signalled) return;
+      signalled = true;
+      log.info({ signal }, `${prefix}stopping`);
+      const hardStop = setTimeout(() => {
+        log.error('stop did not finish after the shutdown deadline; exiting');
+        process.exit(1);
+      }, deadlineMs + 5000);
+      hardStop.unref();
+      void stop().then(
+        () => {
+          log.info(`${prefix}stopped`);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          process.exit(1);
+        },
+      );
     });
   }
-  return { app, backends, log, url: address, keys, consumer, stop };
+  return {
+    app,
+    backends,
+    log,
+    url: address,
+    keys,
+    consumer,
+    openApi: openApiDocument(app),
+    alsoClose: (close) => closeAlso.push(close),
+    stop,
+  };
 }

@@ -167,8 +167,13 @@ async function run(argv: string[], config: Config): Promise<void> {
   }
 }
 
+/** `admin help`, `admin --help`, `admin -h`: the usage on stdout, exit 0, before any setting is read. */
+const HELP_WORDS = new Set(['help', '--help', '-h']);
+const argv = process.argv.slice(2);
+
 try {
-  await run(process.argv.slice(2), readConfig(loadEnv()));
+  if (argv.length > 0 && argv.every((word) => HELP_WORDS.has(word))) process.stdout.write(`${USAGE}\n`);
+  else await run(argv, readConfig(loadEnv()));
 } catch (error) {
   if (error instanceof UsageError || error instanceof ConsumerUsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
   else if (error instanceof ConfigError) process.stderr.write(`configuration error: ${error.message}\n`);

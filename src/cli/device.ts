@@ -15,14 +15,20 @@ import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { SecureMessageClient, SecureMessageError, type ContentEncryption, type Minute, type OaepHash, type Session } from '../client/index.js';
 
+/**
+ * How the user ran this, for the hints: `npm run device --` in the repository (npm says so in
+ * npm_lifecycle_event), the package's bin `secure-message-device` once installed.
+ */
+const PROGRAM = process.env.npm_lifecycle_event === 'device' ? 'npm run device --' : 'secure-message-device';
+
 const USAGE = `usage:
-  device login --server URL --key KEY [--secret-file F]
+  ${PROGRAM} login --server URL --key KEY [--secret-file F]
                                           authenticate; keeps the session's public key (and the secret) in the state folder
-  device send TEXT                        send TEXT as one message
-  device send --file F                    send the file F as one message (- = standard input)
-  device send                             send standard input as one message
-  device send --lines [TEXT | --file F]   one message per line, each sent as it arrives (for streams)
-  device logout                           end the session and forget it
+  ${PROGRAM} send TEXT                        send TEXT as one message
+  ${PROGRAM} send --file F                    send the file F as one message (- = standard input)
+  ${PROGRAM} send                             send standard input as one message
+  ${PROGRAM} send --lines [TEXT | --file F]   one message per line, each sent as it arrives (for streams)
+  ${PROGRAM} logout                           end the session and forget it
 
 options:
   --secret-file F    login: the device's secret (SPEC §10), read from the file F (- = standard input);
@@ -82,7 +88,7 @@ function readState(dir: string): SavedState {
   try {
     text = readFileSync(join(dir, STATE_FILE), 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotLoggedInError(`not logged in (no ${join(dir, STATE_FILE)}); run: device login --server URL --key KEY`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotLoggedInError(`not logged in (no ${join(dir, STATE_FILE)}); run: ${PROGRAM} login --server URL --key KEY`);
     throw error;
   }
   let state: Partial<SavedState>;
@@ -307,7 +313,7 @@ try {
   const label = error instanceof SecureMessageError ? `${error.code}: ` : '';
   info(`device: ${label}${error instanceof Error ? error.message : String(error)}`);
   if (code === EXIT.usage && (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
-    info('run "device --help" for usage');
+    info(`run "${PROGRAM} --help" for usage`);
   }
   process.exitCode = code;
 }

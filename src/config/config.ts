@@ -10,6 +10,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
+import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -82,6 +83,8 @@ export interface Config {
   hardening: HardeningConfig;
   /** SPEC §9: API_TOKENS and the WEBHOOK_* settings (src/consumer/config.ts). */
   consumer: ConsumerConfig;
+  /** The operator listener, load shedding and the shutdown deadline (SPEC §12; src/operator/settings.ts). */
+  operator: OperatorSettings;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -242,6 +245,7 @@ export function readConfig(env: Env): Config {
     corsOrigins: readCorsOrigins(read),
     hardening: readHardeningConfig(read, env),
     consumer: readConsumerConfig(read),
+    operator: readOperatorSettings(read),
     logLevel: read.pattern('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent'),
   };
 }

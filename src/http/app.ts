@@ -2,14 +2,14 @@
  * The HTTP surface: Fastify with the two body parsers of SPEC §1, the /api route, health
  * probes, and one error handler. Protocol decisions are the ProtocolService's, not this file's.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
-import { answers, type Answer, type Code } from '../protocol/answers.js';
+import { answers, type Code } from '../protocol/answers.js';
 import { API_PATH, dispatch, isAnswer } from '../protocol/request.js';
 import type { ProtocolService } from '../protocol/service.js';
 import type { BackendHandle } from '../store/store.js';
@@ -17,7 +17,11 @@ import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
 import { keyTag } from './key-tag.js';
 import { HttpProblem } from './problems.js';
+import { registerLoadShedding } from './overload.js';
+import { registerReadiness } from './readiness.js';
 import { CONSUMER_API_PREFIX, consumerApi, type ConsumerApiOptions } from '../consumer/routes.js';
+import { acceptAnything, apiRouteSchema, registerOpenApi, serializeAsIs } from '../operator/openapi.js';
+import { countRequests } from '../operator/request-metrics.js';
 
 export { keyTag } from './key-tag.js';
 
@@ -25,6 +29,9 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The SPEC §1 code of the answer, for the request log line. */
     outcomeCode: Code | undefined;
+    /** The answer's `message` when it is a fixed string of answers.ts, and its `error` reason: for the metrics. */
+    outcomeMessage: string | undefined;
+    outcomeReason: string | undefined;
     operation: string | undefined;
     /** A short HMAC of the client key (key-tag.ts): logs never hold the whole key. */
     keyTag: string | undefined;
@@ -54,6 +61,10 @@ export interface AppOptions {
   /** SPEC §9: the consumer API under /v1/; absent (API_TOKENS unset) = every /v1/ path is a 404. */
   consumerApi?: Omit<ConsumerApiOptions, 'keyTag'>;
   log: Logger;
+  /** Past this event-loop lag, requests are shed with 503 (MAX_EVENT_LOOP_DELAY_MS); 0 or absent = never. */
+  maxEventLoopDelayMs?: number;
+  /** The server's version, for the OpenAPI document. */
+  version?: string;
 }
 
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
@@ -87,6 +98,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: maxBodyBytes,
     // A hop count as the function Fastify makes of one: its types take no number.
     trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : options.trustProxy,
+    // Unique across the worker processes and restarts, so a request id finds one request's lines.
+    genReqId: () => randomUUID(),
+    // While stopping, src/http/readiness.ts answers §1's 503 instead of Fastify's own body.
+    return503OnClosing: false,
     // Malformed URLs and the like: the same JSON shape as every other answer.
     frameworkErrors: (error, request, reply) => {
       sendAnswer(reply, answers.badRequest('malformed request'));
@@ -94,10 +109,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('outcomeCode', undefined);
+  app.decorateRequest('outcomeMessage', undefined);
+  app.decorateRequest('outcomeReason', undefined);
   app.decorateRequest('operation', undefined);
   app.decorateRequest('keyTag', undefined);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => sendAnswer(reply, answers.noRoute()));
+  // Before any route, so every route registered with a schema is in /openapi.json.
+  await registerOpenApi(app, options.version ?? '0.0.0');
+  await registerLoadShedding(app, options.maxEventLoopDelayMs ?? 0);
+  countRequests(app);
 
   const corsOrigins = options.corsOrigins ?? [];
   if (corsOrigins.length > 0) {
@@ -159,7 +180,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const apiRouteConfig = { rateLimit: options.rateLimitMax > 0 ? {} : (false as const) };
-  app.post(API_PATH, { config: apiRouteConfig }, async (request, reply) => {
+  const apiDocumentation = { schema: apiRouteSchema, validatorCompiler: acceptAnything, serializerCompiler: serializeAsIs };
+  app.post(API_PATH, { config: apiRouteConfig, ...apiDocumentation }, async (request, reply) => {
     const fields = request.isMultipart() ? await multipartFields(request, maxBodyBytes) : urlencodedFields(request.body);
     const operation = dispatch(fields);
     if (isAnswer(operation)) return sendAnswer(reply, operation);
@@ -180,6 +202,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.route({
     method: [...OTHER_METHODS],
     url: API_PATH,
+    schema: { hide: true },
     handler: (request, reply) => sendAnswer(reply.header('allow', 'POST'), answers.methodNotAllowed()),
   });
 
@@ -187,22 +210,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', (request, reply) => sendAnswer(reply, { status: 200, body: { message: 'ok', code: 0 } }));
 
-  app.get('/readyz', async (request, reply) => {
-    const states = await Promise.all(
-      backends.map(async (backend) => {
-        try {
-          await backend.ping();
-          return [backend.name, 'up'] as const;
-        } catch {
-          return [backend.name, 'down'] as const;
-        }
-      }),
-    );
-    const ready = states.every(([, state]) => state === 'up');
-    const answer: Answer = ready ? { status: 200, body: { message: 'ready', code: 0 } } : answers.unavailable();
-    reply.header('cache-control', 'no-store');
-    return sendAnswer(reply, { ...answer, body: { ...answer.body, backends: Object.fromEntries(states) } });
-  });
+  registerReadiness(app, backends);
 
   return app;
 }

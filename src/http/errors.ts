@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BackendUnavailableError } from '../backends/unavailable.js';
-import { answers, BadRequestReason, type Answer } from '../protocol/answers.js';
+import { answers, BadRequestReason, Message, type Answer } from '../protocol/answers.js';
 import { KeyUnwrapError } from '../session/key-wrap.js';
 import { KeyWaitFullError } from '../session/key-pool.js';
 import { HttpProblem } from './problems.js';
@@ -36,11 +36,16 @@ export function answerForError(error: unknown): { answer: Answer; unexpected: bo
   return { answer: answers.unavailable(), unexpected: true };
 }
 
+/** The fixed `message` strings of §1: only these are kept on the request for the metrics (never a PEM). */
+const FIXED_MESSAGES: ReadonlySet<string> = new Set(Object.values(Message));
+
 /** Sends an answer with its status, body and Retry-After. */
 export function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
   for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
   reply.request.outcomeCode = answer.body.code;
+  reply.request.outcomeMessage = FIXED_MESSAGES.has(answer.body.message) ? answer.body.message : undefined;
+  reply.request.outcomeReason = answer.body.error;
   return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
 }
 

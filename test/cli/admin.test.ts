@@ -62,4 +62,13 @@ describe('admin command on the embedded store', () => {
     assert.equal(result.stderr.trim().split('\n').length, 1);
     assert.match(result.stderr, /SESSION_KEY_BITS/);
   });
+
+  test('help, --help and -h print the usage on stdout with exit 0, even with a bad setting', () => {
+    for (const word of ['help', '--help', '-h']) {
+      const result = adminResult({ ...env, SESSION_KEY_BITS: '1024' }, word);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /^usage:\n  admin user add <uuid>/);
+      assert.equal(result.stderr, '');
+    }
+  });
 });

@@ -9,14 +9,35 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(REPO_ROOT, 'src/main.ts');
-const ADMIN = join(REPO_ROOT, 'src/cli/admin.ts');
 const START_TIMEOUT_MS = 30_000;
 /** tsx by absolute URL: the child runs in a temporary folder that has no node_modules. */
 export const TSX = import.meta.resolve('tsx');
 
+/**
+ * Which build of the server a test runs, chosen here and nowhere else: the TypeScript source
+ * through tsx (the default: no build step needed), or the compiled dist/server of `npm run build`
+ * (what `npm start` and a production install run). SMS_TEST_ENTRY=dist runs every test on dist.
+ */
+export type Entry = 'source' | 'dist';
+export const DEFAULT_ENTRY: Entry = process.env.SMS_TEST_ENTRY === 'dist' ? 'dist' : 'source';
+
+/** The node arguments that run `program` (the server's main or the admin command) of the tree at `root`. */
+export function entryArgs(program: 'main' | 'cli/admin', entry: Entry = DEFAULT_ENTRY, root = REPO_ROOT): string[] {
+  return entry === 'dist' ? [join(root, 'dist/server', `${program}.js`)] : ['--import', TSX, join(root, 'src', `${program}.ts`)];
+}
+
+export interface StartOptions {
+  entry?: Entry;
+  /** The tree to run (a fresh clone); default this repository. */
+  root?: string;
+  /** The working directory; default DATA_DIR or a temporary folder. */
+  cwd?: string;
+}
+
 export interface ServerProcess {
   url: string;
+  /** The operator listener's address, when ADMIN_PORT was given. */
+  adminUrl: string | undefined;
   /** Every log line the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   /** Raw stdout and stderr, for assertions that nothing secret was ever printed. */
@@ -43,14 +64,16 @@ export function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     PORT: '0',
     LOG_LEVEL: 'info',
     WORKERS: '1',
+    // Off unless a test asks: tests run servers side by side, and the default port is fixed.
+    ADMIN_PORT: '0',
   };
   return { ...env, ...extra };
 }
 
-export async function startServerProcess(extraEnv: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(extraEnv: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   // cwd is a temporary folder so a developer's own .env never leaks into a test.
-  const cwd = extraEnv.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'sms-cwd-'));
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+  const cwd = options.cwd ?? extraEnv.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'sms-cwd-'));
+  const child = spawn(process.execPath, entryArgs('main', options.entry, options.root), {
     cwd,
     env: serverEnv(extraEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,6 +81,7 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
   const logs: Array<Record<string, unknown>> = [];
   let raw = '';
   let pending = '';
+  let adminUrl: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       // A server that is merely slow would otherwise outlive the test and keep its process alive;
@@ -76,6 +100,7 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
           logs.push(entry);
           if (entry.msg === 'listening' && typeof entry.url === 'string') {
             clearTimeout(timer);
+            if (typeof entry.admin === 'string') adminUrl = entry.admin;
             resolve(entry.url);
           }
         } catch {
@@ -93,6 +118,7 @@ export async function startServerProcess(extraEnv: Record<string, string>): Prom
   });
   return {
     url,
+    adminUrl,
     logs,
     output: () => raw,
     child,
@@ -123,7 +149,7 @@ export async function waitForLog(
 /** Runs the admin command with the given environment; throws with its output when it fails. */
 export function admin(env: Record<string, string>, ...args: string[]): string {
   const cwd = env.DATA_DIR ?? REPO_ROOT;
-  const result = spawnSync(process.execPath, ['--import', TSX, ADMIN, ...args], {
+  const result = spawnSync(process.execPath, [...entryArgs('cli/admin'), ...args], {
     cwd,
     env: serverEnv(env),
     encoding: 'utf8',
@@ -134,9 +160,22 @@ export function admin(env: Record<string, string>, ...args: string[]): string {
 
 /** Runs the admin command and returns status and output, for tests of its failures. */
 export function adminResult(env: Record<string, string>, ...args: string[]) {
-  return spawnSync(process.execPath, ['--import', TSX, ADMIN, ...args], {
+  return spawnSync(process.execPath, [...entryArgs('cli/admin'), ...args], {
     cwd: env.DATA_DIR ?? REPO_ROOT,
     env: serverEnv(env),
     encoding: 'utf8',
+  });
+}
+
+/** A port free on the loopback right now (for settings like ADMIN_PORT where 0 means "off"). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
   });
 }

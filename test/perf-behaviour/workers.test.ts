@@ -144,7 +144,13 @@ describe('WORKERS=2 start-up failure', () => {
       // An address of no interface here (TEST-NET-1): binding fails in every worker; nothing is sent.
       await assert.rejects(
         startServerProcess({ DATA_DIR: data.dir, WORKERS: '2', HOST: '192.0.2.1' }),
-        /exited with 1 before listening[\s\S]*worker failed to start/,
+        // Issue 14: one clear line naming the setting, exit 2 like any bad setting, no stack trace.
+        (error: Error) => {
+          assert.match(error.message, /exited with 2 before listening[\s\S]*configuration error: HOST: "192\.0\.2\.1" is not an address of this machine/);
+          assert.doesNotMatch(error.message, /    at /);
+          assert.equal(error.message.match(/configuration error/g)?.length, 1);
+          return true;
+        },
       );
     } finally {
       data.remove();
