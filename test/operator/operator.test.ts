@@ -7,7 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { clientKey, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
@@ -27,13 +29,44 @@ const N_AUTHS = 3;
 const M_SUBMITS = 4;
 const K_INVALID = 2;
 const DEVICES = Array.from({ length: N_AUTHS }, (_, i): [string, string] => [`dev-${i}`, `Device ${i}`]);
+/** SPEC §9 beside §12: a webhook receiver that takes everything, and a consumer API bookmark. */
+const API_TOKEN = 'operator-test-token-0123456789abcdef';
+const BOOKMARK = 'site';
+
+/** A webhook receiver that answers 204 to everything and counts what it got. */
+async function startReceiver(): Promise<{ url: string; received: () => number; close: () => Promise<void> }> {
+  let received = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received += 1;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    received: () => received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('operator listener with WORKERS=2', () => {
   let fx: EmbeddedFixture;
   let admin: string;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
   before(async () => {
-    fx = await startEmbedded(DEVICES, { WORKERS: '2', ADMIN_PORT: String(await freePort()) });
+    receiver = await startReceiver();
+    fx = await startEmbedded(DEVICES, {
+      WORKERS: '2',
+      ADMIN_PORT: String(await freePort()),
+      API_TOKENS: `${BOOKMARK}:${API_TOKEN}`,
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    });
     assert.ok(fx.server.adminUrl, 'the listening line names the operator listener');
     admin = fx.server.adminUrl;
     const pems: string[] = [];
@@ -58,6 +91,7 @@ describe('operator listener with WORKERS=2', () => {
 
   after(async () => {
     await fx?.close();
+    await receiver?.close();
   });
 
   const scrape = async () => {
@@ -91,6 +125,31 @@ describe('operator listener with WORKERS=2', () => {
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);
   });
 
+  test('webhook deliveries and consumer lag reach /metrics (SPEC §9 counted as §12 names them)', async () => {
+    // A bookmark after the first stored message: M_SUBMITS - 1 entries are behind it.
+    const page = await fetch(`${fx.server.url}/v1/messages?limit=1`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    const first = ((await page.json()) as { next: string }).next;
+    const moved = await fetch(`${fx.server.url}/v1/consumers/${BOOKMARK}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ cursor: first }),
+    });
+    assert.equal(moved.status, 200);
+    const deadline = Date.now() + 30_000;
+    let delivered = 0;
+    let lag = -1;
+    while (Date.now() < deadline) {
+      const samples = parsePrometheusText(await scrape());
+      delivered = total(samples, metricNames.webhookDeliveries, { result: 'delivered' });
+      lag = total(samples, metricNames.consumerLag, { consumer: BOOKMARK });
+      if (delivered === M_SUBMITS && lag === M_SUBMITS - 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(delivered, M_SUBMITS, 'one delivered attempt per stored message, over both workers');
+    assert.equal(receiver.received(), M_SUBMITS);
+    assert.equal(lag, M_SUBMITS - 1, 'the bookmark lag, reported once (not summed over the workers)');
+  });
+
   test('no label holds a client key, a user id or a payload', async () => {
     const text = await scrape();
     for (const sample of parsePrometheusText(text)) {
@@ -120,6 +179,10 @@ describe('operator listener with WORKERS=2', () => {
     assert.deepEqual(Object.keys(post.requestBody.content).sort(), ['application/x-www-form-urlencoded', 'multipart/form-data']);
     assert.deepEqual(Object.keys(post.responses).sort(), ['200', '400', '405', '413', '415', '429', '503']);
     assert.equal(doc.paths['/api']?.get, undefined, 'the 405 route is not documented as an operation');
+    // SPEC §12: the consumer API of §9 is in the same document (API_TOKENS is set here).
+    for (const path of ['/v1/messages', '/v1/messages/{id}', '/v1/consumers/{name}', '/v1/sessions/{key}']) {
+      assert.ok(doc.paths[path], `${path} documented`);
+    }
     const docs = await fetch(`${admin}/docs/`);
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger-ui/i);
