@@ -49,6 +49,9 @@ export function withBusyRetry<T>(step: () => T, deadlineMs = STARTUP_BUSY_DEADLI
   }
 }
 
+/** What a DATA_DIR the operator has to fix looks like; anything else (a full disk, say) stays as it is. */
+const SETTING_ERRORS = new Set(['EPERM', 'EACCES', 'ENOTDIR', 'EEXIST', 'EROFS', 'ENOENT']);
+
 /** The folder 0700 and the database file (created empty if missing) 0600, with its -wal and -shm. */
 export function prepareDataFiles(dataDir: string, databaseFile: string): void {
   try {
@@ -63,7 +66,7 @@ export function prepareDataFiles(dataDir: string, databaseFile: string): void {
     // A folder the server does not own (EPERM), cannot write (EACCES) or that is not a folder is
     // the operator's setting to fix: one line naming DATA_DIR (src/main.ts), not a stack trace.
     const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code !== 'string') throw error;
+    if (code === undefined || !SETTING_ERRORS.has(code)) throw error;
     const path = (error as NodeJS.ErrnoException).path ?? dataDir;
     throw new ConfigError('DATA_DIR', `cannot keep ${path} private to this user (${code}): it must be a folder the server's user owns`);
   }
