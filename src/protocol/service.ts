@@ -295,11 +295,13 @@ export class ProtocolService {
     return false;
   }
 
+  /** Removes a session that must not stay (its status write failed, or its device is gone); never throws. */
   private async discardSession(key: string): Promise<void> {
     try {
       await this.deps.sessions.delete(key);
     } catch (error) {
-      this.deps.log.error({ err: error }, 'could not remove a session whose directory update failed');
+      // Also reached for a removed or revoked device's session at auth: its recheck ends it later.
+      this.deps.log.error({ err: error }, 'could not remove a session that must end');
     }
   }
 }
