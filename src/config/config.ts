@@ -168,6 +168,8 @@ function readCorsOrigins(read: Reader): string[] {
 }
 
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** SESSION_TTL_SECONDS when unset (a week); exported for stores opened without a Config. */
+export const DEFAULT_SESSION_TTL_SECONDS = 604800;
 const REDIS_SETTINGS = [
   'REDIS_URL',
   'REDIS_HOST',
@@ -230,7 +232,7 @@ export function readConfig(env: Env): Config {
     wpDevicesMetaKey: read.pattern('WP_DEVICES_META_KEY', 'devices', /^.{1,255}$/u, '1 to 255 characters'),
     userIdLength: read.integer('USER_ID_LENGTH', 36, 1, 199),
     sessionKeyBits: sessionKeyBits as SessionKeyBits,
-    sessionTtlSeconds: read.integer('SESSION_TTL_SECONDS', 604800, 0, MAX_TTL_SECONDS),
+    sessionTtlSeconds: read.integer('SESSION_TTL_SECONDS', DEFAULT_SESSION_TTL_SECONDS, 0, MAX_TTL_SECONDS),
     messageTtlSeconds: read.integer('MESSAGE_TTL_SECONDS', 0, 0, MAX_TTL_SECONDS),
     maxBodyBytes: read.integer('MAX_BODY_BYTES', 262144, 1024, 64 * 1024 * 1024),
     minuteWindow: read.integer('MINUTE_WINDOW', 0, 0, 1_000_000_000),

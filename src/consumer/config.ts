@@ -80,6 +80,11 @@ function readWebhook(read: Reader): WebhookConfig | undefined {
   if (parsed === undefined || !/^https?:$/.test(parsed.protocol)) {
     throw new ConfigError('WEBHOOK_URL', 'must be an http:// or https:// URL');
   }
+  // fetch() refuses such a URL on every delivery, and its error (then logged) would carry the
+  // password: refused here, without echoing the value. The receiver checks our signature instead.
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError('WEBHOOK_URL', 'must not carry a user name or password (the receiver verifies the webhook-signature header)');
+  }
   return {
     url,
     secret: readWebhookSecret(read),

@@ -278,28 +278,30 @@ export class ProtocolService {
    * next request and answers 503, rather than serving a device that may have been removed.
    */
   private async deviceStillThere(key: string, session: SessionRecord): Promise<boolean> {
-    let device;
-    try {
-      device = await this.deps.directory.findDevice(session.user_id, session.device_id);
-    } catch (error) {
+    // Until the session is known to stay or known to be gone, the claimed recheck is undone on any
+    // failure, so the next request checks again rather than being served for another interval.
+    const releaseOnFailure = async (error: unknown): Promise<never> => {
       await this.credentials.revocation?.release(key).catch(() => undefined);
       throw error;
-    }
+    };
+    const device = await this.deps.directory.findDevice(session.user_id, session.device_id).catch(releaseOnFailure);
     // REQUIRE_DEVICE_SECRET turned on later ends the sessions of devices without a secret too.
     const allowed = deviceAlive(device) && (device.secretSha256 !== null || !this.credentials.secrets.requireSecret);
     if (allowed) return true;
     this.keyCache.evict(key);
-    await this.deps.sessions.delete(key);
+    await this.deps.sessions.delete(key).catch(releaseOnFailure);
     await this.hardening.sessionGone(key);
     this.deps.log.info({ deviceId: session.device_id }, 'session ended: its device was removed or revoked in the directory');
     return false;
   }
 
+  /** Removes a session that must not stay (its status write failed, or its device is gone); never throws. */
   private async discardSession(key: string): Promise<void> {
     try {
       await this.deps.sessions.delete(key);
     } catch (error) {
-      this.deps.log.error({ err: error }, 'could not remove a session whose directory update failed');
+      // Also reached for a removed or revoked device's session at auth: its recheck ends it later.
+      this.deps.log.error({ err: error }, 'could not remove a session that must end');
     }
   }
 }

@@ -79,6 +79,10 @@ describe('WEBHOOK_*', () => {
       assert.equal(error.variable, variable, JSON.stringify(env));
       assert.ok(!error.message.includes(SECRET.slice(6, 20)), 'the secret is not printed');
     }
+    // fetch() would refuse it on every delivery, with the password in the logged reason.
+    const withPassword = configError({ WEBHOOK_URL: 'https://hook:hunter2-pw@site.example/hook', WEBHOOK_SECRET: SECRET });
+    assert.equal(withPassword.variable, 'WEBHOOK_URL');
+    assert.ok(!withPassword.message.includes('hunter2-pw'), 'the password is not printed');
   });
 });
 

@@ -157,6 +157,10 @@ describe('DB_QUEUE_LIMIT on MySQL', { skip: skipFor('redis+mariadb', 'issue 10 M
     // The bound, not the outage's deadline, refused most of them: mysql2 says so in the reason.
     const refusedByBound = h.server.logs.filter((line) => line.msg === 'backend unavailable' && /Queue limit reached/.test(String(line.reason)));
     assert.ok(refusedByBound.length >= devices.length - 20, `${refusedByBound.length} refused by DB_QUEUE_LIMIT`);
+    // Logged as what it is, once for the burst, not as an outage line per refusal.
+    const busy = h.server.logs.filter((line) => line.msg === 'mysql busy: requests beyond DB_QUEUE_LIMIT get 503');
+    assert.equal(busy.length, 1, 'one DB_QUEUE_LIMIT line for the burst');
+    assert.equal(busy[0]?.level, 40);
     assert.equal(h.server.child.exitCode, null);
     assert.equal((await request(h.url, '/healthz')).status, 200);
     // MySQL back: auths work again.

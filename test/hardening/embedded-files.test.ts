@@ -139,3 +139,28 @@ describe('schema creation under concurrency (issue 14: WORKERS=2 on a fresh DATA
     }
   });
 });
+
+describe('a DATA_DIR the server cannot keep private', () => {
+  test('start-up stops with one configuration line naming DATA_DIR, not a stack trace', async () => {
+    const data = makeDataDir();
+    try {
+      // Below a plain file: ENOTDIR for every user, root included (a chmod's EPERM needs a non-root run).
+      // WORKERS=1: main.ts's own exit code 2 (a cluster's primary exits 1 for a worker that cannot start).
+      const blocker = join(data.dir, 'not-a-folder');
+      writeFileSync(blocker, '');
+      const child = spawn(process.execPath, ['--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
+        env: { ...process.env, DATA_DIR: join(blocker, 'data'), PORT: '0', HOST: '127.0.0.1', WORKERS: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 2, stderr);
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, /^configuration error: DATA_DIR: cannot keep .*not-a-folder.* \(ENOTDIR\)/);
+    } finally {
+      data.remove();
+    }
+  });
+});

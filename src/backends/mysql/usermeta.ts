@@ -47,6 +47,8 @@ export class MysqlUsermetaTable implements UsermetaTable {
   private readonly pingSql: string;
   /** Whether the last operation failed, so an outage is logged once and its end once. */
   private down = false;
+  /** DB_QUEUE_LIMIT refused a request since the last one that ran: logged once per such burst. */
+  private queueFull = false;
 
   constructor(
     private readonly pool: Pool,
@@ -143,12 +145,21 @@ export class MysqlUsermetaTable implements UsermetaTable {
   private async run<T>(work: (connection: PoolConnection) => Promise<T>): Promise<T> {
     try {
       const result = await orUnavailable(BACKEND, () => withDeadline(this.pool, work));
+      this.queueFull = false;
       if (this.down) {
         this.down = false;
         this.log.info({ backend: BACKEND }, 'mysql reachable again');
       }
       return result;
     } catch (error) {
+      // The pool's own bound, not an outage: MySQL may be answering, just not as fast as we ask.
+      if (error instanceof BackendUnavailableError && refusedByQueueLimit(error)) {
+        if (!this.queueFull) {
+          this.queueFull = true;
+          this.log.warn({ backend: BACKEND }, 'mysql busy: requests beyond DB_QUEUE_LIMIT get 503');
+        }
+        throw error;
+      }
       if (error instanceof BackendUnavailableError && !this.down) {
         this.down = true;
         this.log.warn({ backend: BACKEND, reason: error.message }, 'mysql unreachable: requests that need it get 503 until it returns');
@@ -156,6 +167,11 @@ export class MysqlUsermetaTable implements UsermetaTable {
       throw error;
     }
   }
+}
+
+/** mysql2's pool refuses a getConnection past `queueLimit` with this error (no code of its own). */
+function refusedByQueueLimit(error: BackendUnavailableError): boolean {
+  return error.cause instanceof Error && error.cause.message === 'Queue limit reached.';
 }
 
 /** Takes a connection and runs `work` on it; past the deadline, gives up and destroys the connection. */

@@ -1,6 +1,6 @@
 /** Opens the Redis store (SPEC §7): two connections, the key layout, and the backend handle. */
 import type { Logger } from 'pino';
-import type { RedisConfig } from '../../config/config.js';
+import { DEFAULT_SESSION_TTL_SECONDS, type RedisConfig } from '../../config/config.js';
 import type { ConsumerStores } from '../../store/message-log.js';
 import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
@@ -36,7 +36,7 @@ export interface RedisStore {
 export async function openRedisStore(
   config: RedisConfig,
   log: Logger,
-  /** SPEC §9: ids a consumer deleted are remembered as long as their session (default: SESSION_TTL_SECONDS's). */
+  /** SPEC §9: ids a consumer deleted are remembered as long as their session (default: DEFAULT_SESSION_TTL_SECONDS, config.ts). */
   options: { sessionTtlSeconds?: TtlSeconds } = {},
 ): Promise<RedisStore> {
   const connections = openRedisConnections(config, log);
@@ -50,7 +50,7 @@ export async function openRedisStore(
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? 604800),
+    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     handle: {

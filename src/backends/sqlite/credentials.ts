@@ -10,13 +10,11 @@ import type { FailureCount, FailureCounterStore } from '../../store/failure-budg
 import type { SessionRecheckStore } from '../../store/session-rechecks.js';
 import { orUnavailable } from '../unavailable.js';
 import type { SqliteDatabase } from './database.js';
+import { startPeriodicPurge } from './periodic-purge.js';
 import type { WriteBatcher } from './write-batch.js';
 
 const BACKEND = 'sqlite';
-/** How often rows that no longer mean anything (windows ended, rechecks long due) are deleted. */
-const PURGE_INTERVAL_MS = 60_000;
 
-/** Creates the two tables when missing; safe on a file an older version made. */
 /** SPEC §10's tables, part of the embedded schema (database.ts creates them with the rest). */
 export const CREDENTIAL_SCHEMA = `
     CREATE TABLE IF NOT EXISTS failure_budgets (
@@ -120,15 +118,8 @@ export function startCredentialPurge(writes: WriteBatcher): () => void {
   const budgets = writes.db.prepare(`DELETE FROM failure_budgets WHERE window_ends_at <= ?`);
   // A missing mark means "due", exactly like a mark in the past, so deleting those changes nothing.
   const rechecks = writes.db.prepare(`DELETE FROM session_rechecks WHERE due_at <= ?`);
-  const timer = setInterval(() => {
-    const now = Date.now();
-    writes
-      .run(() => {
-        budgets.run(now);
-        rechecks.run(now);
-      })
-      .catch(() => undefined);
-  }, PURGE_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return startPeriodicPurge(writes, (now) => {
+    budgets.run(now);
+    rechecks.run(now);
+  });
 }

@@ -14,6 +14,7 @@
  *   deadlock on); withBusyRetry runs such start-up steps again until a deadline.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { ConfigError } from '../../config/config.js';
 import type { SqliteDatabase } from './database.js';
 
 const DIRECTORY_MODE = 0o700;
@@ -48,14 +49,26 @@ export function withBusyRetry<T>(step: () => T, deadlineMs = STARTUP_BUSY_DEADLI
   }
 }
 
+/** What a DATA_DIR the operator has to fix looks like; anything else (a full disk, say) stays as it is. */
+const SETTING_ERRORS = new Set(['EPERM', 'EACCES', 'ENOTDIR', 'EEXIST', 'EROFS', 'ENOENT']);
+
 /** The folder 0700 and the database file (created empty if missing) 0600, with its -wal and -shm. */
 export function prepareDataFiles(dataDir: string, databaseFile: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: DIRECTORY_MODE });
-  chmodSync(dataDir, DIRECTORY_MODE);
-  // 'a' creates the file without truncating one that another process just made.
-  closeSync(openSync(databaseFile, 'a', FILE_MODE));
-  for (const file of [databaseFile, `${databaseFile}-wal`, `${databaseFile}-shm`]) {
-    if (existsSync(file)) chmodSync(file, FILE_MODE);
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: DIRECTORY_MODE });
+    chmodSync(dataDir, DIRECTORY_MODE);
+    // 'a' creates the file without truncating one that another process just made.
+    closeSync(openSync(databaseFile, 'a', FILE_MODE));
+    for (const file of [databaseFile, `${databaseFile}-wal`, `${databaseFile}-shm`]) {
+      if (existsSync(file)) chmodSync(file, FILE_MODE);
+    }
+  } catch (error) {
+    // A folder the server does not own (EPERM), cannot write (EACCES) or that is not a folder is
+    // the operator's setting to fix: one line naming DATA_DIR (src/main.ts), not a stack trace.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined || !SETTING_ERRORS.has(code)) throw error;
+    const path = (error as NodeJS.ErrnoException).path ?? dataDir;
+    throw new ConfigError('DATA_DIR', `cannot keep ${path} private to this user (${code}): it must be a folder the server's user owns`);
   }
 }
 

@@ -8,10 +8,10 @@ import type { SessionGuardStore, SessionScope } from '../../store/session-guard.
 import type { TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import type { SqliteDatabase } from './database.js';
+import { startPeriodicPurge } from './periodic-purge.js';
 import type { WriteBatcher } from './write-batch.js';
 
 const BACKEND = 'sqlite';
-const PURGE_INTERVAL_MS = 60_000;
 
 /** The tables of this module; created with the rest of the schema by openEmbeddedDatabase. */
 export const SESSION_GUARD_SCHEMA = `
@@ -119,17 +119,13 @@ export class SqliteSessionGuardStore implements SessionGuardStore {
 export function startSessionGuardPurge(writes: WriteBatcher, afterRound: () => void = () => undefined): () => void {
   const claims = writes.db.prepare<[number]>(ORPHANED('session_content_claims'));
   const counts = writes.db.prepare<[number]>(ORPHANED('session_invalid_counts'));
-  const timer = setInterval(() => {
-    const now = Date.now();
-    writes
-      .run(() => {
-        claims.run(now);
-        counts.run(now);
-      })
-      .then(afterRound)
-      // Busy or closed: the next round tries again; a new session never reads an old one's rows anyway.
-      .catch(() => undefined);
-  }, PURGE_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  // A round that fails is left to the next: a new session never reads an old one's rows anyway.
+  return startPeriodicPurge(
+    writes,
+    (now) => {
+      claims.run(now);
+      counts.run(now);
+    },
+    afterRound,
+  );
 }

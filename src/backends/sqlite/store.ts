@@ -12,6 +12,7 @@ import {
 } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { expiryFrom, type SqliteDatabase } from './database.js';
+import { startPeriodicPurge } from './periodic-purge.js';
 import { WriteBatcher } from './write-batch.js';
 
 const BACKEND = 'sqlite';
@@ -28,7 +29,6 @@ export function setIfAbsentStatement(table: 'sessions' | 'messages', keyColumn: 
 }
 
 /** How often rows past their expiry are deleted; reads ignore them in between. */
-const PURGE_INTERVAL_MS = 60_000;
 
 export class SqliteSessionStore implements SessionStore {
   private readonly createQuery;
@@ -136,16 +136,8 @@ export class SqliteMessageStore implements MessageStore {
 export function startExpiryPurge(writes: WriteBatcher): () => void {
   const sessions = writes.db.prepare(`DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?`);
   const messages = writes.db.prepare(`DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?`);
-  const timer = setInterval(() => {
-    const now = Date.now();
-    writes
-      .run(() => {
-        sessions.run(now);
-        messages.run(now);
-      })
-      // A busy or closed database: the next round tries again; reads ignore expired rows anyway.
-      .catch(() => undefined);
-  }, PURGE_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return startPeriodicPurge(writes, (now) => {
+    sessions.run(now);
+    messages.run(now);
+  });
 }

@@ -24,6 +24,13 @@ final class Secure_Message_Rest {
 				'sanitize_callback' => 'absint',
 			),
 		);
+		// A device's name, required where one is given (add and rename).
+		$name_arg = array(
+			'name' => array(
+				'type'     => 'string',
+				'required' => true,
+			),
+		);
 		register_rest_route(
 			self::NAMESPACE,
 			'/devices',
@@ -40,12 +47,9 @@ final class Secure_Message_Rest {
 					'permission_callback' => array( self::class, 'can_manage_devices' ),
 					'args'                => array_merge(
 						$user_arg,
+						$name_arg,
 						array(
-							'name' => array(
-								'type'     => 'string',
-								'required' => true,
-							),
-							'qr'   => array(
+							'qr' => array(
 								'type' => 'boolean',
 							),
 						)
@@ -61,15 +65,7 @@ final class Secure_Message_Rest {
 					'methods'             => 'PATCH',
 					'callback'            => array( self::class, 'rename_device' ),
 					'permission_callback' => array( self::class, 'can_manage_devices' ),
-					'args'                => array_merge(
-						$user_arg,
-						array(
-							'name' => array(
-								'type'     => 'string',
-								'required' => true,
-							),
-						)
-					),
+					'args'                => array_merge( $user_arg, $name_arg ),
 				),
 				array(
 					'methods'             => WP_REST_Server::DELETABLE,
