@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`: the server, admin and device commands compiled by tsc (tsconfig.build.json,
 // into dist/server), then the device client bundles and the device CLI bin (build-client.mjs).
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,3 +15,5 @@ for (const step of [
   const result = spawnSync(process.execPath, step, { stdio: 'inherit', cwd: root });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
+// tsc copies no data files: the Redis Lua scripts are read at run time from beside their module.
+cpSync(join(root, 'src/backends/redis/scripts'), join(root, 'dist/server/backends/redis/scripts'), { recursive: true });
