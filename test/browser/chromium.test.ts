@@ -7,28 +7,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { clientKey, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
+import { BROWSER_REQUIRED, CHROMIUM, CHROMIUM_ARGS, chromiumInstalled } from '../helpers/chromium.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const REQUIRED = process.env.REQUIRE_BROWSER === '1';
-const available = existsSync(CHROMIUM);
+const REQUIRED = BROWSER_REQUIRED;
+const available = chromiumInstalled();
 
 if (!available) {
   if (!REQUIRED) process.stderr.write(`SKIPPED: browser tests: ${CHROMIUM} is missing (Debian: apt-get install chromium; REQUIRE_BROWSER=1 makes this a failure)\n`);

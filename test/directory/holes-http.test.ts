@@ -6,20 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { holesVectors } from '../helpers/vectors.js';
 import { post, skipRealDeployment, startEmbeddedDeployment, startRealDeployment, type Deployment } from '../credentials/deployments.js';
 
-interface Fixture {
-  name: string;
-  device_id: string;
-  device_name: string | null;
-  meta_value: string;
-  meta_value_after: string | null;
-}
-
-const { cases } = JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/device-list-holes.json'), 'utf8')) as { cases: Fixture[] };
+const { cases } = holesVectors();
 const found = cases.filter((c) => c.meta_value_after !== null);
 
 /** A distinct UUID per case: the fixture's index in the last group. */

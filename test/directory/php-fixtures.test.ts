@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { addDevice, findDevice, listDevices, setDeviceStatus } from '../../src/directory/device-list.js';
 import { findBinary } from '../helpers/real-backends.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
+import { DEVICE_LIST_HOLES_FILE, holesVectors, type HolesCase } from '../helpers/vectors.js';
 
 interface PhpCase {
   name: string;
@@ -25,18 +26,10 @@ interface PhpCase {
   add: { id: string; name: string } | null;
 }
 
-interface Fixture {
-  name: string;
-  device_id: string;
-  device_name: string | null;
-  meta_value: string;
-  /** The value after the device's status is set `on`; null when there is no such device. */
-  meta_value_after: string | null;
-  add: { id: string; name: string; meta_value_after: string } | null;
-}
+type Fixture = HolesCase;
 
 const CASES = join(REPO_ROOT, 'test/fixtures/device-list-holes.php-cases.json');
-const FIXTURE = join(REPO_ROOT, 'test/fixtures/device-list-holes.json');
+const FIXTURE = join(REPO_ROOT, 'test/fixtures', DEVICE_LIST_HOLES_FILE);
 
 function php(code: string): string {
   const result = spawnSync('php', ['-r', code], { encoding: 'utf8' });
@@ -67,7 +60,7 @@ function generate(): { php_version: string; cases: Fixture[] } {
 
 const hasPhp = findBinary('php') !== null;
 if (hasPhp && process.env.REGENERATE_PHP_FIXTURES === '1') writeFileSync(FIXTURE, `${JSON.stringify(generate(), null, 2)}\n`);
-const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { php_version: string; cases: Fixture[] };
+const fixture = holesVectors();
 
 describe('device lists with holes and stray entries, as PHP serialize() writes them', () => {
   test('the committed fixture is what php makes of the cases', { skip: hasPhp ? false : 'php not installed (php-cli)' }, () => {

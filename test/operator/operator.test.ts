@@ -8,10 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { BROWSER_REQUIRED, CHROMIUM, CHROMIUM_ARGS, chromiumInstalled } from '../helpers/chromium.js';
 import { clientKey, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, postMultipart } from '../helpers/http.js';
@@ -19,10 +20,7 @@ import { freePort, REPO_ROOT } from '../helpers/server-process.js';
 import { parsePrometheusText, total } from '../../src/operator/prometheus-text.js';
 import { metricNames } from '../../src/operator/metrics.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const BROWSER_REQUIRED = process.env.REQUIRE_BROWSER === '1';
-const browserAvailable = existsSync(CHROMIUM);
+const browserAvailable = chromiumInstalled();
 if (!browserAvailable && !BROWSER_REQUIRED) process.stderr.write(`SKIPPED: dashboard in Chromium: ${CHROMIUM} is missing\n`);
 
 const N_AUTHS = 3;

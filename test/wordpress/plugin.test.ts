@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { NotFoundError, SecureMessageClient, type ClientOptions } from '../../src/client/index.js';
+import type { MessageRecord } from '../../src/store/store.js';
+import { BROWSER_REQUIRED, CHROMIUM, CHROMIUM_ARGS, chromiumInstalled } from '../helpers/chromium.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 import { findBinary, skipIfAny, skipUnlessInstalled, sleep, trackFolder, waitUntil } from '../helpers/real-backends.js';
 import { REPO_ROOT, makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -106,20 +108,8 @@ interface Listed {
   key: string;
 }
 
-interface MessageRecord {
-  id: string;
-  user_id: string;
-  device_id: string;
-  device_name: string;
-  minute: number | string;
-  received_at: string;
-  payload: string;
-}
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 function skipWithoutChromium(): string | false {
-  if (existsSync(CHROMIUM) || process.env.REQUIRE_BROWSER === '1') return false;
+  if (chromiumInstalled() || BROWSER_REQUIRED) return false;
   process.stderr.write(`SKIPPED: the plugin's profile screen in Chromium: ${CHROMIUM} is missing (Debian: apt-get install chromium; REQUIRE_BROWSER=1 makes this a failure)\n`);
   return `${CHROMIUM} is missing`;
 }
