@@ -108,6 +108,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  // A client that half-closes after sending its request (shutdown(SHUT_WR), `nc -N`, some embedded
+  // HTTP stacks) still gets its answer. Node's default (httpAllowHalfOpen false) aborts a request
+  // still awaiting I/O when the client's FIN arrives and ends the socket unanswered: auths and
+  // submits that wait for a store write lost their answers that way, while stopping or not.
+  // With it on, Node marks the pending response as the connection's last and ends after it.
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
   app.decorateRequest('outcomeCode', undefined);
   app.decorateRequest('outcomeMessage', undefined);
   app.decorateRequest('outcomeReason', undefined);
