@@ -62,7 +62,8 @@ export function clusterOptions(config: RedisConfig): ClusterOptions {
     redisOptions: {
       username: credentials.username,
       password: credentials.password,
-      tls: credentials.tls,
+      // TLS without the URL host's servername: each node is checked under its own name.
+      tls: credentials.tls === undefined ? undefined : {},
       connectionName: 'secure-message-server:cluster',
       connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
