@@ -3,8 +3,9 @@
  * the whole file: the slot of a key as the servers compute it; the layout spreads messages and
  * sessions over every master while a session's keys share one slot; listing (admin messages,
  * session scans) covers every master; the repair gives a record cut off from its log entry by a
- * crash its entry at start-up, through the real server; /readyz needs every master; and the
- * configuration refuses what cannot go with REDIS_CLUSTER_NODES.
+ * crash its entry at start-up, through the real server; /readyz needs every master; the
+ * harness's kill and restart (test/helpers/redis-cluster.ts, for the failover drills) work; and
+ * the configuration refuses what cannot go with REDIS_CLUSTER_NODES.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ import { redisClusterConfigFor } from '../contract/targets.js';
 import { API_TOKEN, API_TOKENS } from '../helpers/consumer.js';
 import { request } from '../helpers/http.js';
 import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { makeDataDir, startServerProcess } from '../helpers/server-process.js';
+import { admin, makeDataDir, startServerProcess } from '../helpers/server-process.js';
 
 const USER = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const PREFIX = 'c:';
@@ -94,6 +95,18 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     assert.equal((await store.messages.list(7)).length, 7, 'the limit still holds across masters');
     const sessions = await store.sessionRewriter.list();
     assert.deepEqual(sessions.map((s) => s.clientKey).sort(), [...sessionKeys].sort());
+
+    // The operator's command, as a separate process on the same cluster.
+    const data = makeDataDir();
+    try {
+      const printed = admin({ DATA_DIR: data.dir, ...cluster.env, REDIS_KEY_PREFIX: PREFIX }, 'messages', '--limit', '1000')
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as MessageRecord).id);
+      assert.deepEqual(printed.sort(), records.map((r) => r.id).sort());
+    } finally {
+      data.remove();
+    }
   });
 
   test('the repair at start-up: a record whose store stopped before its log entry is in the log once the server answers', async () => {
@@ -151,6 +164,23 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     }
     await cluster.waitHealthy();
     await store.handle.ping();
+  });
+
+  test('the harness: 3 primaries and 3 replicas; a killed primary fails over to its replica and rejoins as one on restart', async () => {
+    assert.equal((await cluster.masters()).length, 3);
+    assert.equal((await cluster.replicas()).length, 3);
+    assert.match(cluster.env.REDIS_CLUSTER_NODES!, /^(127\.0\.0\.1:\d+,){5}127\.0\.0\.1:\d+$/);
+    await client.set('drill', 'kept');
+    const primary = await cluster.masterOf('drill');
+    await cluster.nodeClient(primary).wait(1, 2000);
+    await cluster.kill(primary);
+    await cluster.waitHealthy();
+    assert.notEqual((await cluster.masterOf('drill')).address, primary.address);
+    assert.equal(await client.get('drill'), 'kept');
+    await cluster.restart(primary);
+    await cluster.waitHealthy();
+    assert.equal((await cluster.masters()).length, 3);
+    assert.ok((await cluster.replicas()).some((node) => node.address === primary.address), 'the restarted node is a replica now');
   });
 });
 
