@@ -14,11 +14,13 @@ import type { Cluster } from 'ioredis';
 import { openRedisStore, RedisKeys, type RedisStore } from '../../src/backends/redis/index.js';
 import { keySlot } from '../../src/backends/redis/key-slot.js';
 import { REPAIR_AFTER_MS } from '../../src/backends/redis/log-repair.js';
+import { BackendUnavailableError } from '../../src/backends/unavailable.js';
 import { ConfigError, readConfig } from '../../src/config/config.js';
 import type { MessageRecord } from '../../src/store/store.js';
 import { redisClusterConfigFor } from '../contract/targets.js';
 import { API_TOKEN, API_TOKENS } from '../helpers/consumer.js';
 import { request } from '../helpers/http.js';
+import { freePort } from '../helpers/real-backends.js';
 import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { admin, makeDataDir, startServerProcess } from '../helpers/server-process.js';
 
@@ -152,6 +154,25 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     }
   });
 
+  test('the per-key stores (failure budgets, rechecks, session guard, installation secrets) work on the cluster', async () => {
+    const subjects = ['key:' + 'a'.repeat(64), 'address:192.0.2.7', 'address:2001:db8::1'];
+    await store.failures.add(subjects, 60_000);
+    await store.failures.add(subjects.slice(0, 1), 60_000);
+    const counts = await store.failures.counts(subjects);
+    assert.deepEqual(counts.map((c) => [c.subject, c.count]), [[subjects[0], 2], [subjects[1], 1], [subjects[2], 1]]);
+    const clientKey = `${USER}guarded`;
+    assert.equal(await store.rechecks.claimDue(clientKey, 60_000), true);
+    assert.equal(await store.rechecks.claimDue(clientKey, 60_000), false);
+    const scope = { clientKey, createdAt: '2026-12-02T00:00:00.000Z' };
+    assert.equal(await store.guard.claimContent(scope, 'f'.repeat(64), record().id, 60), null);
+    assert.equal(await store.guard.countInvalid(scope, 60), 1);
+    assert.equal(await store.guard.countInvalid(scope, 60), 2);
+    const secret = await store.installationSecrets.getOrCreate('log-tag', 'first');
+    assert.equal(await store.installationSecrets.getOrCreate('log-tag', 'second'), secret);
+    assert.equal(await client.get(keys.installationSecret('log-tag')), secret);
+    assert.equal(await client.exists(keys.sessionGuard(clientKey)), 1);
+  });
+
   test('/readyz pings every master: one that does not answer makes the store unavailable until it does', async () => {
     await store.handle.ping();
     const [master] = await cluster.masters();
@@ -181,6 +202,28 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     await cluster.waitHealthy();
     assert.equal((await cluster.masters()).length, 3);
     assert.ok((await cluster.replicas()).some((node) => node.address === primary.address), 'the restarted node is a replica now');
+  });
+});
+
+describe('a Redis Cluster that is not there', { skip: skipWithoutRedisCluster('the Redis Cluster backend suite') }, () => {
+  test('every operation is refused at once with BackendUnavailableError; start-up does not hang', async () => {
+    const ports = [await freePort(), await freePort()];
+    const store = await openRedisStore(
+      { url: undefined, host: '127.0.0.1', port: 6379, password: undefined, mainDb: 0, authDb: 0, keyPrefix: '', clusterNodes: ports.map((port) => ({ host: '127.0.0.1', port })) },
+      pino({ level: 'silent' }),
+    );
+    try {
+      const started = Date.now();
+      const r = record();
+      await assert.rejects(store.sessions.get(`${USER}d1`), BackendUnavailableError);
+      await assert.rejects(store.messages.putIfAbsent(r, 0), BackendUnavailableError);
+      await assert.rejects(store.messages.list(10), BackendUnavailableError);
+      await assert.rejects(store.consumer.log.head(), BackendUnavailableError);
+      await assert.rejects(store.handle.ping(), BackendUnavailableError);
+      assert.ok(Date.now() - started < 1000, 'refused at once, not after a wait');
+    } finally {
+      await store.handle.close();
+    }
   });
 });
 
