@@ -35,7 +35,7 @@ import {
 const run = promisify(execFile);
 const SERVER = 'redis-server';
 const CLI = 'redis-cli';
-const INSTALL = "Debian's redis-server (apt-get install redis-server; it brings redis-cli)";
+const INSTALL = "Debian's redis-server and redis-tools (apt-get install redis-server redis-tools; redis-cli is in redis-tools)";
 const START_TIMEOUT_MS = 20_000;
 const HEALTHY_TIMEOUT_MS = 30_000;
 const ALL_SLOTS = 16384;
