@@ -1,13 +1,17 @@
-/** Opens the Redis store (SPEC §7): two connections, the key layout, and the backend handle. */
+/**
+ * Opens the Redis store (SPEC §7): two connections (or one Cluster client, SPEC §13), the key
+ * layout, and the backend handle.
+ */
 import type { Logger } from 'pino';
 import { DEFAULT_SESSION_TTL_SECONDS, type RedisConfig } from '../../config/config.js';
 import type { ConsumerStores } from '../../store/message-log.js';
 import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
-import { openRedisConnections } from './connection.js';
+import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisKeys } from './keys.js';
+import { RedisLogRepair } from './log-repair.js';
 import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
 import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
@@ -30,6 +34,8 @@ export interface RedisStore {
   consumer: ConsumerStores;
   handle: BackendHandle;
   description: string;
+  /** The clients themselves, for what needs a key's master (WAIT) or every master: masterFor(), masters(). */
+  connections: RedisConnections;
 }
 
 /** Never throws for an unreachable Redis: that is logged, and requests get 503 until it answers. */
@@ -40,9 +46,11 @@ export async function openRedisStore(
   options: { sessionTtlSeconds?: TtlSeconds } = {},
 ): Promise<RedisStore> {
   const connections = openRedisConnections(config, log);
-  const keys = new RedisKeys(config.keyPrefix);
+  const keys = new RedisKeys(config.keyPrefix, connections.cluster ? 'cluster' : 'single');
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
+  // Cluster: a store split into one-slot steps is finished here before anything is answered (log-repair.ts).
+  const repair = connections.cluster ? await new RedisLogRepair(connections.messages, keys).start(log) : undefined;
   return {
     sessions: new RedisSessionStore(connections.sessions, keys),
     failures: new RedisFailureCounterStore(connections.messages, keys),
@@ -53,14 +61,19 @@ export async function openRedisStore(
     messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
+    connections,
     handle: {
       name: 'redis',
-      // Both databases: a request may need either.
+      // Both databases: a request may need either. On a cluster, every master: each owns some keys.
       ping: () =>
         orUnavailable('redis', async () => {
-          await Promise.all([connections.messages.ping(), connections.sessions.ping()]);
+          const nodes = new Set([...connections.masters('messages'), ...connections.masters('sessions')]);
+          await Promise.all([...nodes].map((node) => node.ping()));
         }),
-      close: () => connections.close(),
+      close: async () => {
+        repair?.stop();
+        await connections.close();
+      },
     },
   };
 }
