@@ -13,6 +13,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type RedisConfig } from '../../config/config.js';
+import { replicationWaitAllowanceMs } from './replication-wait.js';
+import { describeSentinel, sentinelOptions } from './sentinel.js';
 
 /** One connection attempt, and one command, may take this long before the request gets its 503. */
 export const REDIS_CONNECT_TIMEOUT_MS = 2000;
@@ -24,6 +26,8 @@ const RECONNECT_MAX_DELAY_MS = 2000;
 interface RedisAddress {
   options: RedisOptions;
   shown: string;
+  /** Added to REDIS_COMMAND_TIMEOUT_MS: a command may queue behind a WAIT (replication-wait.ts). */
+  commandGraceMs?: number;
 }
 
 /**
@@ -32,6 +36,10 @@ interface RedisAddress {
  * REDIS_PORT and REDIS_PASSWORD.
  */
 function addressOf(config: RedisConfig): RedisAddress {
+  // SPEC §13: the sentinels name the primary (sentinel.ts).
+  if (config.sentinel !== undefined) {
+    return { options: sentinelOptions(config.sentinel, config.password, REDIS_COMMAND_TIMEOUT_MS), shown: describeSentinel(config.sentinel) };
+  }
   if (config.url === undefined) {
     return {
       options: { host: config.host, port: config.port, password: config.password },
@@ -84,7 +92,7 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS + (address.commandGraceMs ?? 0),
     retryStrategy: reconnectDelay,
     // Commands issued in one event-loop turn (many concurrent submits) go out in one write;
     // each is still its own single-key command, so this stays Cluster-compatible.
@@ -110,7 +118,7 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
 }
 
 export function openRedisConnections(config: RedisConfig, log: Logger): RedisConnections {
-  const address = addressOf(config);
+  const address: RedisAddress = { ...addressOf(config), commandGraceMs: replicationWaitAllowanceMs(config.wait) };
   const messages = connect(address, config.mainDb, 'messages', log);
   const sessions = connect(address, config.authDb, 'sessions', log);
   const prefix = config.keyPrefix === '' ? '' : `, key prefix ${JSON.stringify(config.keyPrefix)}`;

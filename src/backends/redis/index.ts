@@ -4,6 +4,7 @@ import { DEFAULT_SESSION_TTL_SECONDS, type RedisConfig } from '../../config/conf
 import type { ConsumerStores } from '../../store/message-log.js';
 import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
+import { DEFAULT_WAIT_TIMEOUT_MS } from '../../config/redis-failover.js';
 import { openRedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
@@ -12,6 +13,7 @@ import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
 import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
+import { ReplicationWait, singleConnection } from './replication-wait.js';
 
 export { RedisKeys } from './keys.js';
 export { RedisMessageStore, RedisSessionStore } from './store.js';
@@ -41,16 +43,20 @@ export async function openRedisStore(
 ): Promise<RedisStore> {
   const connections = openRedisConnections(config, log);
   const keys = new RedisKeys(config.keyPrefix);
+  // SPEC §13: WAIT runs on the connection each write went out on.
+  const waitConfig = config.wait ?? { replicas: 0, timeoutMs: DEFAULT_WAIT_TIMEOUT_MS };
+  const sessionsWait = new ReplicationWait(waitConfig, singleConnection(connections.sessions));
+  const messagesWait = new ReplicationWait(waitConfig, singleConnection(connections.messages));
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
   return {
-    sessions: new RedisSessionStore(connections.sessions, keys),
+    sessions: new RedisSessionStore(connections.sessions, keys, sessionsWait),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
+    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     handle: {

@@ -10,6 +10,7 @@ import { orUnavailable } from '../unavailable.js';
 import type { RedisKeys } from './keys.js';
 import { script, scriptsOn, type ScriptRunner } from './scripts.js';
 import { RedisMessageStore } from './store.js';
+import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 
 const BACKEND = 'redis';
 const PURGE_BATCH = 500;
@@ -22,24 +23,34 @@ function senderKey(record: Pick<MessageRecord, 'user_id' | 'device_id'>): string
 /** The MessageStore of Redis with the log: SET NX and the entry in one script. */
 export class RedisLoggedMessageStore extends RedisMessageStore {
   private readonly storeMessage: ScriptRunner;
+  private readonly touchRecord: ScriptRunner;
 
   constructor(
     client: Redis,
     private readonly keyNames: RedisKeys,
     /** The deleted-ids set of a session lives as long as the session: renewed by each submit. */
     private readonly sessionTtlSeconds: TtlSeconds,
+    /** SPEC §13 REDIS_WAIT_REPLICAS: `delivered` and `duplicate` are answered once replicas hold the record. */
+    private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {
     super(client, keyNames);
     this.storeMessage = script(scriptsOn(client), 'storeMessage');
+    this.touchRecord = script(scriptsOn(client), 'touchRecord');
   }
 
   /** Redis has the record and its entry when the reply arrives: only then may `delivered` be answered. */
   override putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
     const keys = this.keyNames;
+    const key = keys.message(record.id);
     return orUnavailable(BACKEND, async () => {
-      const reply = await this.storeMessage(
-        [keys.message(record.id), keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
-        [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
+      const reply = await this.replication.replicated(
+        key,
+        () =>
+          this.storeMessage(
+            [key, keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
+            [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
+          ),
+        { found: (stored) => Number(stored) === 0, confirm: () => this.touchRecord([key], []) },
       );
       return Number(reply) > 0;
     });

@@ -17,6 +17,7 @@ import {
 } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import type { RedisKeys } from './keys.js';
+import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 
 const BACKEND = 'redis';
 /** Keys asked of SCAN per round trip while listing messages. */
@@ -33,10 +34,13 @@ export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly client: Redis,
     private readonly keys: RedisKeys,
+    /** SPEC §13 REDIS_WAIT_REPLICAS: a new session is answered once replicas hold it. */
+    private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {}
 
   create(key: string, record: SessionRecord, ttl: TtlSeconds): Promise<boolean> {
-    return orUnavailable(BACKEND, () => setIfAbsent(this.client, this.keys.session(key), encodeSession(record), ttl));
+    const stored = this.keys.session(key);
+    return orUnavailable(BACKEND, () => this.replication.replicated(stored, () => setIfAbsent(this.client, stored, encodeSession(record), ttl)));
   }
 
   get(key: string): Promise<SessionRecord | null> {
