@@ -11,6 +11,7 @@ import { clientKey, TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm } from '../helpers/http.js';
 import { skipWithoutRedis } from '../helpers/redis-server.js';
+import { skipWithoutSentinel } from '../helpers/redis-sentinel.js';
 import { openFixtureStores } from '../helpers/embedded.js';
 import { startServerProcess, makeDataDir } from '../helpers/server-process.js';
 import {
@@ -30,8 +31,14 @@ const IN_FLIGHT_PER_DEVICE = 4;
 const put = (fx: ConsumerFixture, name: string, body: unknown) =>
   fx.api(`/v1/consumers/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-for (const store of ['sqlite', 'redis'] as StoreKind[]) {
-  describe(`consumer API on ${store}, WORKERS=2`, { skip: store === 'redis' ? skipWithoutRedis('the Redis consumer API suite') : false }, () => {
+const skips: Record<StoreKind, string | false> = {
+  sqlite: false,
+  redis: skipWithoutRedis('the Redis consumer API suite'),
+  sentinel: skipWithoutSentinel('the Redis Sentinel consumer API suite'),
+};
+
+for (const store of ['sqlite', 'redis', 'sentinel'] as StoreKind[]) {
+  describe(`consumer API on ${store}, WORKERS=2`, { skip: skips[store] }, () => {
     let fx: ConsumerFixture;
     before(async () => {
       fx = await startConsumerFixture({ store, devices: DEVICES, env: { WORKERS: '2' } });

@@ -16,11 +16,13 @@ import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 import { skipIfAny } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { skipWithoutSentinel, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.js';
 import { makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import {
   assertExpiryNear,
   mysqlDirectoryTarget,
   redisStoreTarget,
+  sentinelStoreTarget,
   sqliteDirectoryTarget,
   sqliteStoreTarget,
   type DirectoryTarget,
@@ -42,15 +44,19 @@ const DEVICES: Array<[string, string]> = [
 
 const redisSkip = skipWithoutRedis('HTTP contract on Redis (test/contract/http.test.ts)');
 const mariadbSkip = skipWithoutMariadb('HTTP contract on MariaDB (test/contract/http.test.ts)');
+const sentinelSkip = skipWithoutSentinel('HTTP contract on Redis Sentinel (test/contract/http.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
+let sentinelSet: Promise<SentinelSet> | undefined;
 let mariadbServer: Promise<MariadbServer> | undefined;
 after(async () => {
   await (await redisServer)?.close();
+  await (await sentinelSet)?.close();
   await (await mariadbServer)?.close();
 });
 
-async function openStore(kind: 'sqlite' | 'redis', dataDir: string): Promise<StoreTarget> {
+async function openStore(kind: 'sqlite' | 'redis' | 'sentinel', dataDir: string): Promise<StoreTarget> {
   if (kind === 'sqlite') return sqliteStoreTarget(dataDir);
+  if (kind === 'sentinel') return sentinelStoreTarget(await (sentinelSet ??= startSentinelSet()), 'sms:');
   // A prefix, so the server's REDIS_KEY_PREFIX is proven end to end too.
   return redisStoreTarget(await (redisServer ??= startRedisServer()), 'sms:');
 }
@@ -72,11 +78,19 @@ const combinations = [
   { store: 'redis', directory: 'sqlite' },
   { store: 'sqlite', directory: 'mysql' },
   { store: 'redis', directory: 'mysql' },
+  // SPEC §13: the production pair with the primary found through Redis Sentinel.
+  { store: 'sentinel', directory: 'mysql' },
 ] as const;
 
 for (const combination of combinations) {
-  const skip = skipIfAny(combination.store === 'redis' && redisSkip, combination.directory === 'mysql' && mariadbSkip);
-  const production = combination.store === 'redis' && combination.directory === 'mysql';
+  const skip = skipIfAny(
+    combination.store === 'redis' && redisSkip,
+    combination.store === 'sentinel' && sentinelSkip,
+    combination.directory === 'mysql' && mariadbSkip,
+  );
+  const production = combination.store !== 'sqlite' && combination.directory === 'mysql';
+  // Sentinel is an ordinary Redis to the server: the same backend in its log and /readyz.
+  const storeBackend = combination.store === 'sentinel' ? 'redis' : combination.store;
   describe(`HTTP contract: store ${combination.store}, directory ${combination.directory}`, { skip }, () => {
     let data: { dir: string; remove: () => void };
     let store: StoreTarget;
@@ -125,12 +139,12 @@ for (const combination of combinations) {
 
     test('the start-up log names the backends; /readyz lists each one up', async () => {
       const listening = server.logs.find((line) => line.msg === 'listening');
-      assert.match(String(listening?.store), new RegExp(`^${combination.store} `));
+      assert.match(String(listening?.store), new RegExp(`^${storeBackend} `));
       assert.match(String(listening?.directory), new RegExp(`^${combination.directory} `));
       const ready = await request(url, '/readyz');
       assert.equal(ready.status, 200, ready.text);
       const expected = Object.fromEntries(
-        [combination.store, combination.directory].map((name) => [name, 'up'] as const),
+        [storeBackend, combination.directory].map((name) => [name, 'up'] as const),
       );
       assert.deepEqual(ready.body.backends, expected);
     });

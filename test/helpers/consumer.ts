@@ -10,13 +10,14 @@ import { openFixtureStores, TEST_UUID, clientKey } from './embedded.js';
 import { encryptEnvelope } from './encrypt.js';
 import { postForm, request, type Reply } from './http.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
+import { startSentinelSet, type SentinelSet } from './redis-sentinel.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
 
 export const API_TOKEN = `site-${randomBytes(24).toString('base64url')}`;
 export const OTHER_TOKEN = `analytics-${randomBytes(24).toString('base64url')}`;
 export const API_TOKENS = `site:${API_TOKEN},analytics:${OTHER_TOKEN}`;
 
-export type StoreKind = 'sqlite' | 'redis';
+export type StoreKind = 'sqlite' | 'redis' | 'sentinel';
 
 export interface ConsumerFixture {
   store: StoreKind;
@@ -24,6 +25,8 @@ export interface ConsumerFixture {
   env: Record<string, string>;
   dataDir: string;
   redis: RedisServer | undefined;
+  /** store 'sentinel': the primary, replica and sentinels (SPEC §13). */
+  sentinel: SentinelSet | undefined;
   deviceIds: string[];
   /** Authenticates a device (once) and returns its session's public key. */
   publicKey(deviceId: string): Promise<string>;
@@ -41,6 +44,8 @@ export interface ConsumerFixtureOptions {
   env?: Record<string, string>;
   /** Redis with an fsync'd append-only file (for the crash tests). */
   persistentRedis?: boolean;
+  /** store 'sentinel': a set to use (and leave running at close); default one of its own. */
+  sentinel?: SentinelSet;
 }
 
 export async function startConsumerFixture(options: ConsumerFixtureOptions): Promise<ConsumerFixture> {
@@ -51,7 +56,16 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
   for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
   stores.db.close();
   const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
-  const env: Record<string, string> = { DATA_DIR: data.dir, API_TOKENS, KEY_POOL_SIZE: '4', ...(redis?.env ?? {}), ...(options.env ?? {}) };
+  const ownSentinel = options.store === 'sentinel' && options.sentinel === undefined;
+  const sentinel = options.store === 'sentinel' ? (options.sentinel ?? (await startSentinelSet())) : undefined;
+  const env: Record<string, string> = {
+    DATA_DIR: data.dir,
+    API_TOKENS,
+    KEY_POOL_SIZE: '4',
+    ...(redis?.env ?? {}),
+    ...(sentinel?.env ?? {}),
+    ...(options.env ?? {}),
+  };
   const keys = new Map<string, Promise<string>>();
   const authenticate = async (deviceId: string): Promise<string> => {
     const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), status: 'on' });
@@ -64,6 +78,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     env,
     dataDir: data.dir,
     redis,
+    sentinel,
     deviceIds,
     publicKey(deviceId) {
       // Concurrent submits of one device share its one auth.
@@ -90,6 +105,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     async close() {
       await fixture.server.stop();
       await redis?.close();
+      if (ownSentinel) await sentinel?.close();
       data.remove();
     },
   };
