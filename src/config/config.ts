@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
-import { readReplicationWaitConfig, readSentinelConfig, REDIS_FAILOVER_SETTINGS, type ReplicationWaitConfig, type SentinelConfig } from './redis-failover.js';
+import { readRedisFailover, REDIS_FAILOVER_SETTINGS, type ReplicationWaitConfig, type SentinelConfig } from './redis-failover.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
 
@@ -220,8 +220,7 @@ export function readConfig(env: Env): Config {
         mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
-        sentinel: readSentinelConfig(read),
-        wait: readReplicationWaitConfig(read),
+        ...readRedisFailover(read),
       }
     : undefined;
   if (redis !== undefined && redis.mainDb === redis.authDb) {

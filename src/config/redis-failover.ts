@@ -72,3 +72,10 @@ export function readReplicationWaitConfig(read: Reader): ReplicationWaitConfig {
     timeoutMs: read.integer('REDIS_WAIT_TIMEOUT_MS', DEFAULT_WAIT_TIMEOUT_MS, 1, MAX_WAIT_TIMEOUT_MS),
   };
 }
+
+/** The RedisConfig fields of this module, each only when it changes something (absent = one Redis, no WAIT). */
+export function readRedisFailover(read: Reader): { sentinel?: SentinelConfig; wait?: ReplicationWaitConfig } {
+  const sentinel = readSentinelConfig(read);
+  const wait = readReplicationWaitConfig(read);
+  return { ...(sentinel === undefined ? {} : { sentinel }), ...(wait.replicas === 0 ? {} : { wait }) };
+}

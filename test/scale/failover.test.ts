@@ -126,8 +126,8 @@ function startLoad(fx: ConsumerFixture, label: string): Load {
   };
 }
 
-function assertNoFaults(tally: Tally): void {
-  assert.deepEqual(tally.unexpected, [], 'no answer but delivered, duplicate or 503');
+function assertNoFaults(tally: Tally, diagnostics: () => string): void {
+  assert.deepEqual(tally.unexpected.slice(0, 10), [], `no answer but delivered, duplicate or 503:\n${diagnostics()}`);
   assert.equal(tally.hung, 0, `no request without an answer within ${CLIENT_TIMEOUT_MS} ms`);
   assert.equal(tally.unavailableWithoutRetryAfter, 0, 'every 503 has Retry-After');
 }
@@ -204,7 +204,7 @@ describe('failover drills on Redis Sentinel (kill -9 the primary under a submit 
         restartToRecoverySeconds: seconds(recoveredAt! - restartedAt),
         killToRecoverySeconds: seconds(recoveredAt! - killedAt),
       });
-      assertNoFaults(tally);
+      assertNoFaults(tally, () => diagnose(fx, tally, set));
       assert.notEqual(promoted.port, killed.port);
       assert.equal(deliveredAlone, undefined, 'no delivered answer while the promoted primary had no replica');
       assert.ok(unavailableBeforeRestart > 0, 'the gap was answered 503');
@@ -253,7 +253,7 @@ describe('failover drills on Redis Sentinel (kill -9 the primary under a submit 
         killToRecoverySeconds: seconds(recoveredAt! - killedAt),
         deliveredButLost: missing,
       });
-      assertNoFaults(tally);
+      assertNoFaults(tally, () => diagnose(fx, tally, set));
       await killed.start();
       await set.waitForReplicas(1);
     } finally {
