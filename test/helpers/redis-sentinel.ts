@@ -67,6 +67,8 @@ export interface SentinelSet {
   readonly env: Record<string, string>;
   /** The data node a running sentinel names as primary now. */
   primary(): Promise<SetMember>;
+  /** The data node that says it is a primary, asked of the nodes themselves (works with every sentinel down). */
+  primaryWithoutSentinels(): Promise<SetMember>;
   /** Resolves once the sentinels name a primary other than `port` and it says it is one. */
   waitForNewPrimary(port: number, timeoutMs?: number): Promise<SetMember>;
   /** Resolves once the primary has `count` replicas online and caught up. */
@@ -223,6 +225,14 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       REDIS_PASSWORD: PASSWORD,
     },
     primary: async () => memberAt(await primaryPort()),
+    async primaryWithoutSentinels() {
+      for (const member of members) {
+        if (!member.running()) continue;
+        const role = await once(member.port, PASSWORD, (client) => client.role()).catch(() => null);
+        if (role?.[0] === 'master') return member;
+      }
+      throw new Error(`no data node says it is a primary:\n${logs()}`);
+    },
     async waitForNewPrimary(port, timeoutMs = 30_000) {
       let found: SetMember | undefined;
       await waitUntil(

@@ -14,7 +14,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type RedisConfig } from '../../config/config.js';
 import { replicationWaitAllowanceMs } from './replication-wait.js';
-import { describeSentinel, sentinelOptions } from './sentinel.js';
+import { closingOnPurpose, describeSentinel, reviveWhenEnded, sentinelOptions } from './sentinel.js';
 
 /** One connection attempt, and one command, may take this long before the request gets its 503. */
 export const REDIS_CONNECT_TIMEOUT_MS = 2000;
@@ -98,6 +98,7 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
     // each is still its own single-key command, so this stays Cluster-compatible.
     enableAutoPipelining: true,
   });
+  if (address.options.sentinels !== undefined) reviveWhenEnded(client, reconnectDelay);
   // One log line per outage and one per recovery, not one per reconnect attempt.
   let down = false;
   let lastError: string | undefined;
@@ -129,6 +130,8 @@ export function openRedisConnections(config: RedisConfig, log: Logger): RedisCon
     // A failed first attempt is already logged and retried by the client itself.
     firstAttempt: Promise.allSettled([messages.connect(), sessions.connect()]).then(() => undefined),
     async close() {
+      closingOnPurpose(messages);
+      closingOnPurpose(sessions);
       await Promise.allSettled([messages.quit(), sessions.quit()]);
       // quit() is refused while disconnected; disconnect() also stops the reconnect timer.
       messages.disconnect();

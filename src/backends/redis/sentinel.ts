@@ -15,8 +15,13 @@
  * - All sentinels away: each round over them is retried a few times with a short backoff, then
  *   the connection's own reconnect backoff (reconnectDelay) takes over; commands fail fast
  *   meanwhile, because the client is not ready and there is no offline queue.
+ * - ioredis gives a Sentinel connection up for good ("Connection is closed." to every command,
+ *   forever) when its connector fails rather than its socket: all sentinels unreachable after the
+ *   retry rounds, or the failover detector disconnecting while a reconnect is under way (seen in
+ *   the drills: +switch-master arriving mid-reconnect). reviveWhenEnded starts such a connection
+ *   again, with the same capped backoff, unless it was closed on purpose.
  */
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { SentinelConfig } from '../../config/redis-failover.js';
 
 /** Rounds over every sentinel within one connection attempt before the attempt fails and is logged. */
@@ -54,4 +59,26 @@ export function sentinelOptions(sentinel: SentinelConfig, password: string | und
 export function describeSentinel(sentinel: SentinelConfig): string {
   const list = sentinel.sentinels.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)).join(',');
   return `sentinel master "${sentinel.name}" via ${list}`;
+}
+
+/** Connections closed by the server itself (shutdown): not revived. */
+const closedOnPurpose = new WeakSet<Redis>();
+
+export function closingOnPurpose(client: Redis): void {
+  closedOnPurpose.add(client);
+}
+
+/** Connects `client` again whenever ioredis ends it without being asked to (see the header). */
+export function reviveWhenEnded(client: Redis, delay: (attempt: number) => number): void {
+  let attempts = 0;
+  client.on('ready', () => {
+    attempts = 0;
+  });
+  client.on('end', () => {
+    if (closedOnPurpose.has(client)) return;
+    attempts += 1;
+    setTimeout(() => {
+      if (client.status === 'end' && !closedOnPurpose.has(client)) client.connect().catch(() => undefined);
+    }, delay(attempts)).unref();
+  });
 }
