@@ -12,6 +12,7 @@ import { readHardeningConfig, type HardeningConfig } from './hardening.js';
 import { readRedisFailover, REDIS_FAILOVER_SETTINGS, type ReplicationWaitConfig, type SentinelConfig } from './redis-failover.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
+import { optionalClusterNodes, type ClusterNodeAddress } from './redis-cluster.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -48,6 +49,8 @@ export interface RedisConfig {
   sentinel?: SentinelConfig | undefined;
   /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS (SPEC §13, redis-failover.ts); absent = no WAIT. */
   wait?: ReplicationWaitConfig | undefined;
+  /** REDIS_CLUSTER_NODES: set = a Redis Cluster (database 0 only; src/config/redis-cluster.ts). */
+  clusterNodes?: ClusterNodeAddress[] | undefined;
 }
 
 export interface Config {
@@ -183,6 +186,7 @@ const REDIS_SETTINGS = [
   'REDIS_MAIN_DB',
   'REDIS_AUTH_DB',
   'REDIS_KEY_PREFIX',
+  'REDIS_CLUSTER_NODES',
 ] as const;
 
 /** Reads and checks every setting of SPEC §8. Throws ConfigError on the first bad one. */
@@ -221,9 +225,11 @@ export function readConfig(env: Env): Config {
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
         ...readRedisFailover(read),
+        // Only when set, so a single Redis's settings read exactly as before.
+        ...optionalClusterNodes(read),
       }
     : undefined;
-  if (redis !== undefined && redis.mainDb === redis.authDb) {
+  if (redis !== undefined && redis.clusterNodes === undefined && redis.mainDb === redis.authDb) {
     throw new ConfigError('REDIS_AUTH_DB', `must differ from REDIS_MAIN_DB (both are ${redis.mainDb})`);
   }
 

@@ -1,6 +1,6 @@
 /**
  * One contract over HTTP, every combination SPEC §8 allows (store × directory: SQLite or Redis ×
- * SQLite or MySQL): the real server process gives the same answers, stores the same records
+ * SQLite or MySQL), and Redis Cluster (SPEC §13) with MySQL: the real server process gives the same answers, stores the same records
  * byte for byte, passes the same vectors (envelopes.json, devices.json) and keeps SPEC §4 and
  * §6 under concurrency, whatever backends it runs on.
  */
@@ -15,12 +15,14 @@ import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 import { skipIfAny } from '../helpers/real-backends.js';
+import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { skipWithoutSentinel, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.js';
 import { makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import {
   assertExpiryNear,
   mysqlDirectoryTarget,
+  redisClusterStoreTarget,
   redisStoreTarget,
   sentinelStoreTarget,
   sqliteDirectoryTarget,
@@ -44,18 +46,22 @@ const DEVICES: Array<[string, string]> = [
 
 const redisSkip = skipWithoutRedis('HTTP contract on Redis (test/contract/http.test.ts)');
 const mariadbSkip = skipWithoutMariadb('HTTP contract on MariaDB (test/contract/http.test.ts)');
+const clusterSkip = skipWithoutRedisCluster('HTTP contract on Redis Cluster (test/contract/http.test.ts)');
 const sentinelSkip = skipWithoutSentinel('HTTP contract on Redis Sentinel (test/contract/http.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
+let redisCluster: Promise<RedisCluster> | undefined;
 let sentinelSet: Promise<SentinelSet> | undefined;
 let mariadbServer: Promise<MariadbServer> | undefined;
 after(async () => {
   await (await redisServer)?.close();
+  await (await redisCluster)?.close();
   await (await sentinelSet)?.close();
   await (await mariadbServer)?.close();
 });
 
-async function openStore(kind: 'sqlite' | 'redis' | 'sentinel', dataDir: string): Promise<StoreTarget> {
+async function openStore(kind: 'sqlite' | 'redis' | 'redis-cluster' | 'sentinel', dataDir: string): Promise<StoreTarget> {
   if (kind === 'sqlite') return sqliteStoreTarget(dataDir);
+  if (kind === 'redis-cluster') return redisClusterStoreTarget(await (redisCluster ??= startRedisCluster()), 'sms:');
   if (kind === 'sentinel') return sentinelStoreTarget(await (sentinelSet ??= startSentinelSet()), 'sms:');
   // A prefix, so the server's REDIS_KEY_PREFIX is proven end to end too.
   return redisStoreTarget(await (redisServer ??= startRedisServer()), 'sms:');
@@ -78,6 +84,7 @@ const combinations = [
   { store: 'redis', directory: 'sqlite' },
   { store: 'sqlite', directory: 'mysql' },
   { store: 'redis', directory: 'mysql' },
+  { store: 'redis-cluster', directory: 'mysql' },
   // SPEC §13: the production pair with the primary found through Redis Sentinel.
   { store: 'sentinel', directory: 'mysql' },
 ] as const;
@@ -85,12 +92,14 @@ const combinations = [
 for (const combination of combinations) {
   const skip = skipIfAny(
     combination.store === 'redis' && redisSkip,
+    combination.store === 'redis-cluster' && clusterSkip,
     combination.store === 'sentinel' && sentinelSkip,
     combination.directory === 'mysql' && mariadbSkip,
   );
   const production = combination.store !== 'sqlite' && combination.directory === 'mysql';
-  // Sentinel is an ordinary Redis to the server: the same backend in its log and /readyz.
-  const storeBackend = combination.store === 'sentinel' ? 'redis' : combination.store;
+  // A cluster and Sentinel are the Redis backend still: its /readyz name; a cluster's start-up line says "redis cluster".
+  const storeBackend = combination.store === 'redis-cluster' || combination.store === 'sentinel' ? 'redis' : combination.store;
+  const storeLogged = combination.store === 'redis-cluster' ? 'redis cluster' : storeBackend;
   describe(`HTTP contract: store ${combination.store}, directory ${combination.directory}`, { skip }, () => {
     let data: { dir: string; remove: () => void };
     let store: StoreTarget;
@@ -139,7 +148,7 @@ for (const combination of combinations) {
 
     test('the start-up log names the backends; /readyz lists each one up', async () => {
       const listening = server.logs.find((line) => line.msg === 'listening');
-      assert.match(String(listening?.store), new RegExp(`^${storeBackend} `));
+      assert.match(String(listening?.store), new RegExp(`^${storeLogged} `));
       assert.match(String(listening?.directory), new RegExp(`^${combination.directory} `));
       const ready = await request(url, '/readyz');
       assert.equal(ready.status, 200, ready.text);

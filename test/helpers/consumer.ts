@@ -1,6 +1,6 @@
 /**
- * SPEC §9 test fixture: a real server process (WORKERS as asked) on the embedded store or on a
- * real redis-server, with the consumer API on, one user holding `devices` devices (directory in
+ * SPEC §9 test fixture: a real server process (WORKERS as asked) on the embedded store, on a
+ * real redis-server or on a real Redis Cluster (redis-cluster.ts), with the consumer API on, one user holding `devices` devices (directory in
  * DATA_DIR's SQLite file), and small helpers: authenticate, submit, and call /v1 with the token.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import pino from 'pino';
 import { openFixtureStores, TEST_UUID, clientKey } from './embedded.js';
 import { encryptEnvelope } from './encrypt.js';
 import { postForm, request, type Reply } from './http.js';
+import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startSentinelSet, type SentinelSet } from './redis-sentinel.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
@@ -17,7 +18,7 @@ export const API_TOKEN = `site-${randomBytes(24).toString('base64url')}`;
 export const OTHER_TOKEN = `analytics-${randomBytes(24).toString('base64url')}`;
 export const API_TOKENS = `site:${API_TOKEN},analytics:${OTHER_TOKEN}`;
 
-export type StoreKind = 'sqlite' | 'redis' | 'sentinel';
+export type StoreKind = 'sqlite' | 'redis' | 'redis-cluster' | 'sentinel';
 
 export interface ConsumerFixture {
   store: StoreKind;
@@ -27,6 +28,7 @@ export interface ConsumerFixture {
   redis: RedisServer | undefined;
   /** store 'sentinel': the primary, replica and sentinels (SPEC §13). */
   sentinel: SentinelSet | undefined;
+  cluster: RedisCluster | undefined;
   deviceIds: string[];
   /** Authenticates a device (once) and returns its session's public key. */
   publicKey(deviceId: string): Promise<string>;
@@ -58,12 +60,14 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
   const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
   const ownSentinel = options.store === 'sentinel' && options.sentinel === undefined;
   const sentinel = options.store === 'sentinel' ? (options.sentinel ?? (await startSentinelSet())) : undefined;
+  const cluster = options.store === 'redis-cluster' ? await startRedisCluster({ persistent: options.persistentRedis ?? false }) : undefined;
   const env: Record<string, string> = {
     DATA_DIR: data.dir,
     API_TOKENS,
     KEY_POOL_SIZE: '4',
     ...(redis?.env ?? {}),
     ...(sentinel?.env ?? {}),
+    ...(cluster?.env ?? {}),
     ...(options.env ?? {}),
   };
   const keys = new Map<string, Promise<string>>();
@@ -79,6 +83,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     dataDir: data.dir,
     redis,
     sentinel,
+    cluster,
     deviceIds,
     publicKey(deviceId) {
       // Concurrent submits of one device share its one auth.
@@ -106,6 +111,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
       await fixture.server.stop();
       await redis?.close();
       if (ownSentinel) await sentinel?.close();
+      await cluster?.close();
       data.remove();
     },
   };

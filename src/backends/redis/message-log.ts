@@ -2,13 +2,18 @@
  * SPEC §9 on Redis: the record and its log entry written by one script (storeMessage-4.lua), the
  * consumer's reads, bookmarks, deletion that keeps duplicate detection, and the webhook
  * dispatcher's state. Key names: keys.ts; the atomic steps: scripts/.
+ *
+ * On a Redis Cluster (keys.cluster) the two multi-slot steps are split into one-slot scripts:
+ * storing (checkDeleted-1, storeRecord-2 with its "unlogged" marker, appendLog-2,
+ * forgetUnlogged-1; log-repair.ts finishes what a crash interrupted) and deleting
+ * (rememberDeleted-1, deleteRecord-2, then ZREM). Every answer stays the same.
  */
-import type { Redis } from 'ioredis';
 import { decodeMessage, encodeMessage, type MessageRecord, type TtlSeconds } from '../../store/store.js';
 import type { Bookmarks, ConsumerStores, MessageLog, StoredEntry, WebhookState } from '../../store/message-log.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
-import { script, scriptsOn, type ScriptRunner } from './scripts.js';
+import { script, scriptsOn, type ScriptRunner, type Scripts } from './scripts.js';
 import { RedisMessageStore } from './store.js';
 import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 
@@ -24,9 +29,10 @@ function senderKey(record: Pick<MessageRecord, 'user_id' | 'device_id'>): string
 export class RedisLoggedMessageStore extends RedisMessageStore {
   private readonly storeMessage: ScriptRunner;
   private readonly touchRecord: ScriptRunner;
+  private readonly scripts: Scripts;
 
   constructor(
-    client: Redis,
+    client: RedisClient,
     private readonly keyNames: RedisKeys,
     /** The deleted-ids set of a session lives as long as the session: renewed by each submit. */
     private readonly sessionTtlSeconds: TtlSeconds,
@@ -34,39 +40,70 @@ export class RedisLoggedMessageStore extends RedisMessageStore {
     private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {
     super(client, keyNames);
-    this.storeMessage = script(scriptsOn(client), 'storeMessage');
-    this.touchRecord = script(scriptsOn(client), 'touchRecord');
+    this.scripts = scriptsOn(client);
+    this.storeMessage = script(this.scripts, 'storeMessage');
+    this.touchRecord = script(this.scripts, 'touchRecord');
   }
 
   /** Redis has the record and its entry when the reply arrives: only then may `delivered` be answered. */
   override putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
     const keys = this.keyNames;
     const key = keys.message(record.id);
+    // SPEC §13 WAIT, on every master written (on a cluster the log's master is another one), and for
+    // a duplicate too once its record is part of the connection's replicated writes (touchRecord-1).
+    const written = keys.cluster ? [key, keys.logEntries] : [key];
+    return orUnavailable(BACKEND, () =>
+      this.replication.replicated(written, () => (keys.cluster ? this.putInSteps(record, ttl) : this.putInOne(record, ttl)), {
+        found: (stored) => !stored,
+        confirm: () => this.touchRecord([key], []),
+      }),
+    );
+  }
+
+  /** One Redis or Sentinel: storeMessage-4.lua. */
+  private async putInOne(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
+    const keys = this.keyNames;
+    const reply = await this.storeMessage(
+      [keys.message(record.id), keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
+      [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
+    );
+    return Number(reply) > 0;
+  }
+
+  /**
+   * Cluster: storeMessage-4.lua's steps, each in its own slot, in an order a crash cannot turn
+   * into a wrong answer. Until appendLog-2 has answered, nothing is answered: a crash before it
+   * leaves the record with its marker, the device's retry gets `duplicate`, and the repair
+   * (log-repair.ts) writes the missing entry.
+   */
+  private putInSteps(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
+    const keys = this.keyNames;
+    const id = record.id;
     return orUnavailable(BACKEND, async () => {
-      const reply = await this.replication.replicated(
-        key,
-        () =>
-          this.storeMessage(
-            [key, keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
-            [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
-          ),
-        { found: (stored) => Number(stored) === 0, confirm: () => this.touchRecord([key], []) },
-      );
-      return Number(reply) > 0;
+      const deleted = await script(this.scripts, 'checkDeleted')([keys.deletedInSession(senderKey(record))], [id, this.sessionTtlSeconds]);
+      if (Number(deleted) === 1) return false;
+      const markedAt = String(Date.now());
+      const stored = await script(this.scripts, 'storeRecord')([keys.message(id), keys.unlogged(id)], [encodeMessage(record), ttl, markedAt]);
+      if (Number(stored) !== 1) return false;
+      await script(this.scripts, 'appendLog')([keys.logEntries, keys.logSequence], [id, 'stored']);
+      await script(this.scripts, 'forgetUnlogged')([keys.unlogged(id)], [markedAt]);
+      return true;
     });
   }
 }
 
 export class RedisMessageLog implements MessageLog {
   private readonly deleteScript: ScriptRunner;
+  private readonly scripts: Scripts;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     /** REDIS_AUTH_DB: how long the sender's session lives decides how long a deleted id is remembered. */
-    private readonly sessions: Redis,
+    private readonly sessions: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    this.deleteScript = script(scriptsOn(client), 'deleteMessage');
+    this.scripts = scriptsOn(client);
+    this.deleteScript = script(this.scripts, 'deleteMessage');
   }
 
   head(): Promise<number> {
@@ -106,6 +143,14 @@ export class RedisMessageLog implements MessageLog {
       }
       const sender = senderKey(record);
       const remaining = await this.sessions.pttl(keys.session(sender));
+      if (keys.cluster) {
+        // deleteMessage-3.lua's steps, remembering first: a crash after it leaves a record the
+        // consumer's retry deletes, never a deleted id that duplicate detection forgot.
+        if (remaining !== -2) await script(this.scripts, 'rememberDeleted')([keys.deletedInSession(sender)], [id, remaining]);
+        const deleted = Number(await script(this.scripts, 'deleteRecord')([keys.message(id), keys.unlogged(id)], []));
+        await this.client.zrem(keys.logEntries, id);
+        return deleted === 1;
+      }
       const reply = await this.deleteScript([keys.message(id), keys.logEntries, keys.deletedInSession(sender)], [id, remaining]);
       return Number(reply) === 1;
     });
@@ -139,7 +184,7 @@ export class RedisBookmarks implements Bookmarks {
   private readonly advanceScript: ScriptRunner;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     this.advanceScript = script(scriptsOn(client), 'advanceBookmark');
@@ -174,7 +219,7 @@ export class RedisWebhookState implements WebhookState {
   private readonly advanceScript: ScriptRunner;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     const scripts = scriptsOn(client);
@@ -204,7 +249,7 @@ export class RedisWebhookState implements WebhookState {
 }
 
 /** The consumer side of Redis: messages connection for the log, sessions connection for session lifetimes. */
-export function redisConsumerStores(messages: Redis, sessions: Redis, keys: RedisKeys): ConsumerStores {
+export function redisConsumerStores(messages: RedisClient, sessions: RedisClient, keys: RedisKeys): ConsumerStores {
   return {
     log: new RedisMessageLog(messages, sessions, keys),
     bookmarks: new RedisBookmarks(messages, keys),

@@ -84,25 +84,33 @@ export class ReplicationWait {
   }
 
   /**
-   * Runs `write` (one command or script on `key`), then waits until REDIS_WAIT_REPLICAS replicas
-   * hold it. `confirmExisting` runs when `write` reports it found the key already there (a
-   * duplicate): a write on the same connection that makes the WAIT cover the existing value.
+   * Runs `write` (the commands and scripts that write `keys`), then waits until REDIS_WAIT_REPLICAS
+   * replicas hold it, on the connection of each key (one on a single Redis; on a cluster, one per
+   * master written). `existing.confirm` runs when `write` reports it found the record already there
+   * (a duplicate): a write on the same connection that makes the WAIT cover the existing value.
    */
-  async replicated<T>(key: string, write: () => Promise<T>, existing?: { found(result: T): boolean; confirm(): Promise<unknown> }): Promise<T> {
+  async replicated<T>(
+    keys: string | readonly string[],
+    write: () => Promise<T>,
+    existing?: { found(result: T): boolean; confirm(): Promise<unknown> },
+  ): Promise<T> {
     if (!this.enabled) return write();
-    const client = this.connections.connectionFor(key);
-    const waits = this.waitsOn(client);
-    const generation = waits.generation;
     const result = await write();
+    // Asked after the write: a write redirected to another master (a slot that moved) is waited for there.
+    // Nothing can close a connection between the reply and this line (no I/O runs in between).
+    const clients = [...new Set((typeof keys === 'string' ? [keys] : keys).map((key) => this.connections.connectionFor(key)))];
+    const waits = clients.map((client) => this.waitsOn(client));
+    const generations = waits.map((w) => w.generation);
     if (existing !== undefined && existing.found(result)) await existing.confirm();
-    const replicas = await waits.acknowledged();
-    if (waits.generation !== generation) {
+    const counts = await Promise.all(waits.map((w) => w.acknowledged()));
+    if (waits.some((w, i) => w.generation !== generations[i])) {
       throw new BackendUnavailableError(BACKEND, new Error('the connection was lost between the write and WAIT: its replication is unknown'));
     }
-    if (replicas < this.config.replicas) {
+    const fewest = Math.min(...counts);
+    if (fewest < this.config.replicas) {
       throw new BackendUnavailableError(
         BACKEND,
-        new Error(`WAIT: ${replicas} of ${this.config.replicas} replicas acknowledged within ${this.config.timeoutMs} ms`),
+        new Error(`WAIT: ${fewest} of ${this.config.replicas} replicas acknowledged within ${this.config.timeoutMs} ms`),
       );
     }
     return result;
