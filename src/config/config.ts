@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { readCredentialSettings, readTrustProxy, type CredentialSettings, type TrustProxy } from './credentials.js';
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
+import { readRedisFailover, REDIS_FAILOVER_SETTINGS, type ReplicationWaitConfig, type SentinelConfig } from './redis-failover.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
 import { optionalClusterNodes, type ClusterNodeAddress } from './redis-cluster.js';
@@ -44,6 +45,10 @@ export interface RedisConfig {
   mainDb: number;
   authDb: number;
   keyPrefix: string;
+  /** REDIS_SENTINELS and REDIS_SENTINEL_NAME (redis-failover.ts); undefined = one Redis at REDIS_URL / REDIS_HOST. */
+  sentinel?: SentinelConfig | undefined;
+  /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS (SPEC §13, redis-failover.ts); absent = no WAIT. */
+  wait?: ReplicationWaitConfig | undefined;
   /** REDIS_CLUSTER_NODES: set = a Redis Cluster (database 0 only; src/config/redis-cluster.ts). */
   clusterNodes?: ClusterNodeAddress[] | undefined;
 }
@@ -210,7 +215,7 @@ export function readConfig(env: Env): Config {
     // The value is not echoed: a URL may hold the password.
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss:// (value not shown: it may hold a password)');
   }
-  const redis: RedisConfig | undefined = REDIS_SETTINGS.some((name) => read.raw(name) !== undefined)
+  const redis: RedisConfig | undefined = [...REDIS_SETTINGS, ...REDIS_FAILOVER_SETTINGS].some((name) => read.raw(name) !== undefined)
     ? {
         url: redisUrl,
         host: read.string('REDIS_HOST', '127.0.0.1'),
@@ -219,6 +224,7 @@ export function readConfig(env: Env): Config {
         mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
+        ...readRedisFailover(read),
         // Only when set, so a single Redis's settings read exactly as before.
         ...optionalClusterNodes(read),
       }

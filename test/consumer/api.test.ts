@@ -13,6 +13,7 @@ import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm } from '../helpers/http.js';
 import { skipWithoutRedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis } from '../helpers/redis-server.js';
+import { skipWithoutSentinel } from '../helpers/redis-sentinel.js';
 import { openFixtureStores } from '../helpers/embedded.js';
 import { startServerProcess, makeDataDir } from '../helpers/server-process.js';
 import {
@@ -36,9 +37,10 @@ const skips: Record<StoreKind, string | false> = {
   sqlite: false,
   redis: skipWithoutRedis('the Redis consumer API suite'),
   'redis-cluster': skipWithoutRedisCluster('the Redis Cluster consumer API suite'),
+  sentinel: skipWithoutSentinel('the Redis Sentinel consumer API suite'),
 };
 
-for (const store of ['sqlite', 'redis', 'redis-cluster'] as StoreKind[]) {
+for (const store of ['sqlite', 'redis', 'redis-cluster', 'sentinel'] as StoreKind[]) {
   describe(`consumer API on ${store}, WORKERS=2`, { skip: skips[store] }, () => {
     let fx: ConsumerFixture;
     before(async () => {

@@ -17,12 +17,14 @@ import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../h
 import { skipIfAny } from '../helpers/real-backends.js';
 import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { skipWithoutSentinel, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.js';
 import { makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import {
   assertExpiryNear,
   mysqlDirectoryTarget,
   redisClusterStoreTarget,
   redisStoreTarget,
+  sentinelStoreTarget,
   sqliteDirectoryTarget,
   sqliteStoreTarget,
   type DirectoryTarget,
@@ -45,18 +47,22 @@ const DEVICES: Array<[string, string]> = [
 const redisSkip = skipWithoutRedis('HTTP contract on Redis (test/contract/http.test.ts)');
 const mariadbSkip = skipWithoutMariadb('HTTP contract on MariaDB (test/contract/http.test.ts)');
 const clusterSkip = skipWithoutRedisCluster('HTTP contract on Redis Cluster (test/contract/http.test.ts)');
+const sentinelSkip = skipWithoutSentinel('HTTP contract on Redis Sentinel (test/contract/http.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
 let redisCluster: Promise<RedisCluster> | undefined;
+let sentinelSet: Promise<SentinelSet> | undefined;
 let mariadbServer: Promise<MariadbServer> | undefined;
 after(async () => {
   await (await redisServer)?.close();
   await (await redisCluster)?.close();
+  await (await sentinelSet)?.close();
   await (await mariadbServer)?.close();
 });
 
-async function openStore(kind: 'sqlite' | 'redis' | 'redis-cluster', dataDir: string): Promise<StoreTarget> {
+async function openStore(kind: 'sqlite' | 'redis' | 'redis-cluster' | 'sentinel', dataDir: string): Promise<StoreTarget> {
   if (kind === 'sqlite') return sqliteStoreTarget(dataDir);
   if (kind === 'redis-cluster') return redisClusterStoreTarget(await (redisCluster ??= startRedisCluster()), 'sms:');
+  if (kind === 'sentinel') return sentinelStoreTarget(await (sentinelSet ??= startSentinelSet()), 'sms:');
   // A prefix, so the server's REDIS_KEY_PREFIX is proven end to end too.
   return redisStoreTarget(await (redisServer ??= startRedisServer()), 'sms:');
 }
@@ -79,18 +85,21 @@ const combinations = [
   { store: 'sqlite', directory: 'mysql' },
   { store: 'redis', directory: 'mysql' },
   { store: 'redis-cluster', directory: 'mysql' },
+  // SPEC §13: the production pair with the primary found through Redis Sentinel.
+  { store: 'sentinel', directory: 'mysql' },
 ] as const;
 
 for (const combination of combinations) {
   const skip = skipIfAny(
     combination.store === 'redis' && redisSkip,
     combination.store === 'redis-cluster' && clusterSkip,
+    combination.store === 'sentinel' && sentinelSkip,
     combination.directory === 'mysql' && mariadbSkip,
   );
   const production = combination.store !== 'sqlite' && combination.directory === 'mysql';
-  // A cluster is the Redis backend still: its /readyz name; its start-up line says "redis cluster".
-  const storeBackend = combination.store === 'redis-cluster' ? 'redis' : combination.store;
-  const storeLogged = combination.store === 'redis-cluster' ? 'redis cluster' : combination.store;
+  // A cluster and Sentinel are the Redis backend still: its /readyz name; a cluster's start-up line says "redis cluster".
+  const storeBackend = combination.store === 'redis-cluster' || combination.store === 'sentinel' ? 'redis' : combination.store;
+  const storeLogged = combination.store === 'redis-cluster' ? 'redis cluster' : storeBackend;
   describe(`HTTP contract: store ${combination.store}, directory ${combination.directory}`, { skip }, () => {
     let data: { dir: string; remove: () => void };
     let store: StoreTarget;

@@ -19,6 +19,7 @@ import { META_KEYS } from '../helpers/embedded.js';
 import type { MariadbServer } from '../helpers/mariadb-server.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import type { SentinelSet } from '../helpers/redis-sentinel.js';
 
 const silent = pino({ level: 'silent' });
 export const MAIN_DB = 1;
@@ -146,6 +147,45 @@ export async function redisClusterStoreTarget(cluster: RedisCluster, keyPrefix =
     sessionExpiry: (key) => expiry(keys.session(key)),
     messageExpiry: (id) => expiry(keys.message(id)),
     reset: () => cluster.reset(),
+    close: () => store.handle.close(),
+  };
+}
+
+/** The store behind a test Sentinel set (SPEC §13): the production module finds the primary through the sentinels. */
+export async function sentinelStoreTarget(set: SentinelSet, keyPrefix = ''): Promise<StoreTarget> {
+  const sentinels = set.env.REDIS_SENTINELS!.split(',').map((entry) => {
+    const [host, port] = entry.split(':') as [string, string];
+    return { host, port: Number(port) };
+  });
+  const config: RedisConfig = {
+    url: undefined,
+    host: '127.0.0.1',
+    port: 6379,
+    password: set.password,
+    mainDb: MAIN_DB,
+    authDb: AUTH_DB,
+    keyPrefix,
+    sentinel: { sentinels, name: set.name, password: undefined },
+  };
+  const store = await openRedisStore(config, silent);
+  const main = set.client(MAIN_DB);
+  const auth = set.client(AUTH_DB);
+  const expiry = async (client: typeof main, key: string): Promise<Expiry> => {
+    const ms = await client.pttl(key);
+    return ms === -2 ? undefined : ms === -1 ? null : ms / 1000;
+  };
+  return {
+    backend: 'redis',
+    env: { ...set.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
+    sessions: store.sessions,
+    messages: store.messages,
+    rawSession: (key) => auth.get(`${keyPrefix}${key}`),
+    rawMessage: (id) => main.get(`${keyPrefix}${id}`),
+    sessionExpiry: (key) => expiry(auth, `${keyPrefix}${key}`),
+    messageExpiry: (id) => expiry(main, `${keyPrefix}${id}`),
+    reset: async () => {
+      await Promise.all([main.flushdb(), auth.flushdb()]);
+    },
     close: () => store.handle.close(),
   };
 }

@@ -11,13 +11,14 @@ import { encryptEnvelope } from './encrypt.js';
 import { postForm, request, type Reply } from './http.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
+import { startSentinelSet, type SentinelSet } from './redis-sentinel.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
 
 export const API_TOKEN = `site-${randomBytes(24).toString('base64url')}`;
 export const OTHER_TOKEN = `analytics-${randomBytes(24).toString('base64url')}`;
 export const API_TOKENS = `site:${API_TOKEN},analytics:${OTHER_TOKEN}`;
 
-export type StoreKind = 'sqlite' | 'redis' | 'redis-cluster';
+export type StoreKind = 'sqlite' | 'redis' | 'redis-cluster' | 'sentinel';
 
 export interface ConsumerFixture {
   store: StoreKind;
@@ -25,6 +26,8 @@ export interface ConsumerFixture {
   env: Record<string, string>;
   dataDir: string;
   redis: RedisServer | undefined;
+  /** store 'sentinel': the primary, replica and sentinels (SPEC §13). */
+  sentinel: SentinelSet | undefined;
   cluster: RedisCluster | undefined;
   deviceIds: string[];
   /** Authenticates a device (once) and returns its session's public key. */
@@ -43,6 +46,8 @@ export interface ConsumerFixtureOptions {
   env?: Record<string, string>;
   /** Redis with an fsync'd append-only file (for the crash tests). */
   persistentRedis?: boolean;
+  /** store 'sentinel': a set to use (and leave running at close); default one of its own. */
+  sentinel?: SentinelSet;
 }
 
 export async function startConsumerFixture(options: ConsumerFixtureOptions): Promise<ConsumerFixture> {
@@ -53,12 +58,15 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
   for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
   stores.db.close();
   const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
+  const ownSentinel = options.store === 'sentinel' && options.sentinel === undefined;
+  const sentinel = options.store === 'sentinel' ? (options.sentinel ?? (await startSentinelSet())) : undefined;
   const cluster = options.store === 'redis-cluster' ? await startRedisCluster({ persistent: options.persistentRedis ?? false }) : undefined;
   const env: Record<string, string> = {
     DATA_DIR: data.dir,
     API_TOKENS,
     KEY_POOL_SIZE: '4',
     ...(redis?.env ?? {}),
+    ...(sentinel?.env ?? {}),
     ...(cluster?.env ?? {}),
     ...(options.env ?? {}),
   };
@@ -74,6 +82,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     env,
     dataDir: data.dir,
     redis,
+    sentinel,
     cluster,
     deviceIds,
     publicKey(deviceId) {
@@ -101,6 +110,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     async close() {
       await fixture.server.stop();
       await redis?.close();
+      if (ownSentinel) await sentinel?.close();
       await cluster?.close();
       data.remove();
     },

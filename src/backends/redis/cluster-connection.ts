@@ -35,6 +35,7 @@ import {
   type RedisConnections,
 } from './connection.js';
 import { CLUSTER_SLOTS, keySlot } from './key-slot.js';
+import { replicationWaitAllowanceMs } from './replication-wait.js';
 
 /** Redirections (MOVED/ASK) and retries (TRYAGAIN, CLUSTERDOWN, a lost node) per command. */
 const MAX_REDIRECTIONS = 8;
@@ -66,7 +67,8 @@ export function clusterOptions(config: RedisConfig): ClusterOptions {
       tls: credentials.tls === undefined ? undefined : {},
       connectionName: 'secure-message-server:cluster',
       connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      // A command may queue behind a WAIT on its node's connection (replication-wait.ts).
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS + replicationWaitAllowanceMs(config.wait),
       maxRetriesPerRequest: 1,
     },
   };

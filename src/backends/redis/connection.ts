@@ -13,6 +13,8 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type RedisConfig } from '../../config/config.js';
+import { replicationWaitAllowanceMs } from './replication-wait.js';
+import { closingOnPurpose, describeSentinel, reviveWhenEnded, sentinelOptions } from './sentinel.js';
 import { openClusterConnections } from './cluster-connection.js';
 
 /**
@@ -35,6 +37,8 @@ const RECONNECT_MAX_DELAY_MS = 2000;
 export interface RedisAddress {
   options: RedisOptions;
   shown: string;
+  /** Added to REDIS_COMMAND_TIMEOUT_MS: a command may queue behind a WAIT (replication-wait.ts). */
+  commandGraceMs?: number;
 }
 
 /**
@@ -43,6 +47,10 @@ export interface RedisAddress {
  * REDIS_PORT and REDIS_PASSWORD.
  */
 export function addressOf(config: RedisConfig): RedisAddress {
+  // SPEC §13: the sentinels name the primary (sentinel.ts).
+  if (config.sentinel !== undefined) {
+    return { options: sentinelOptions(config.sentinel, config.password, REDIS_COMMAND_TIMEOUT_MS), shown: describeSentinel(config.sentinel) };
+  }
   if (config.url === undefined) {
     return {
       options: { host: config.host, port: config.port, password: config.password },
@@ -109,12 +117,13 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS + (address.commandGraceMs ?? 0),
     retryStrategy: reconnectDelay,
     // Commands issued in one event-loop turn (many concurrent submits) go out in one write;
     // each is still its own single-key command, so this stays Cluster-compatible.
     enableAutoPipelining: true,
   });
+  if (address.options.sentinels !== undefined) reviveWhenEnded(client, reconnectDelay);
   // One log line per outage and one per recovery, not one per reconnect attempt.
   let down = false;
   let lastError: string | undefined;
@@ -136,7 +145,7 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
 
 export function openRedisConnections(config: RedisConfig, log: Logger): RedisConnections {
   if (config.clusterNodes !== undefined) return openClusterConnections(config, config.clusterNodes, log);
-  const address = addressOf(config);
+  const address: RedisAddress = { ...addressOf(config), commandGraceMs: replicationWaitAllowanceMs(config.wait) };
   const messages = connect(address, config.mainDb, 'messages', log);
   const sessions = connect(address, config.authDb, 'sessions', log);
   const prefix = config.keyPrefix === '' ? '' : `, key prefix ${JSON.stringify(config.keyPrefix)}`;
@@ -151,6 +160,8 @@ export function openRedisConnections(config: RedisConfig, log: Logger): RedisCon
     // A failed first attempt is already logged and retried by the client itself.
     firstAttempt: Promise.allSettled([messages.connect(), sessions.connect()]).then(() => undefined),
     async close() {
+      closingOnPurpose(messages);
+      closingOnPurpose(sessions);
       await Promise.allSettled([messages.quit(), sessions.quit()]);
       // quit() is refused while disconnected; disconnect() also stops the reconnect timer.
       messages.disconnect();

@@ -7,6 +7,7 @@ import { DEFAULT_SESSION_TTL_SECONDS, type RedisConfig } from '../../config/conf
 import type { ConsumerStores } from '../../store/message-log.js';
 import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
+import { DEFAULT_WAIT_TIMEOUT_MS } from '../../config/redis-failover.js';
 import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
@@ -16,6 +17,7 @@ import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
 import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
+import { ReplicationWait } from './replication-wait.js';
 
 export { RedisKeys } from './keys.js';
 export { RedisMessageStore, RedisSessionStore } from './store.js';
@@ -47,18 +49,22 @@ export async function openRedisStore(
 ): Promise<RedisStore> {
   const connections = openRedisConnections(config, log);
   const keys = new RedisKeys(config.keyPrefix, connections.cluster ? 'cluster' : 'single');
+  // SPEC §13: WAIT runs on the connection each write went out on (on a cluster, the owning master's).
+  const waitConfig = config.wait ?? { replicas: 0, timeoutMs: DEFAULT_WAIT_TIMEOUT_MS };
+  const sessionsWait = new ReplicationWait(waitConfig, { connectionFor: (key) => connections.masterFor('sessions', key) });
+  const messagesWait = new ReplicationWait(waitConfig, { connectionFor: (key) => connections.masterFor('messages', key) });
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
   // Cluster: a store split into one-slot steps is finished here before anything is answered (log-repair.ts).
   const repair = connections.cluster ? await new RedisLogRepair(connections.messages, keys).start(log) : undefined;
   return {
-    sessions: new RedisSessionStore(connections.sessions, keys),
+    sessions: new RedisSessionStore(connections.sessions, keys, sessionsWait),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
+    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     connections,

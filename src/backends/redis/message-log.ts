@@ -15,6 +15,7 @@ import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import { script, scriptsOn, type ScriptRunner, type Scripts } from './scripts.js';
 import { RedisMessageStore } from './store.js';
+import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 
 const BACKEND = 'redis';
 const PURGE_BATCH = 500;
@@ -27,6 +28,7 @@ function senderKey(record: Pick<MessageRecord, 'user_id' | 'device_id'>): string
 /** The MessageStore of Redis with the log: SET NX and the entry in one script. */
 export class RedisLoggedMessageStore extends RedisMessageStore {
   private readonly storeMessage: ScriptRunner;
+  private readonly touchRecord: ScriptRunner;
   private readonly scripts: Scripts;
 
   constructor(
@@ -34,23 +36,38 @@ export class RedisLoggedMessageStore extends RedisMessageStore {
     private readonly keyNames: RedisKeys,
     /** The deleted-ids set of a session lives as long as the session: renewed by each submit. */
     private readonly sessionTtlSeconds: TtlSeconds,
+    /** SPEC §13 REDIS_WAIT_REPLICAS: `delivered` and `duplicate` are answered once replicas hold the record. */
+    private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {
     super(client, keyNames);
     this.scripts = scriptsOn(client);
     this.storeMessage = script(this.scripts, 'storeMessage');
+    this.touchRecord = script(this.scripts, 'touchRecord');
   }
 
   /** Redis has the record and its entry when the reply arrives: only then may `delivered` be answered. */
   override putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
     const keys = this.keyNames;
-    if (keys.cluster) return this.putInSteps(record, ttl);
-    return orUnavailable(BACKEND, async () => {
-      const reply = await this.storeMessage(
-        [keys.message(record.id), keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
-        [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
-      );
-      return Number(reply) > 0;
-    });
+    const key = keys.message(record.id);
+    // SPEC §13 WAIT, on every master written (on a cluster the log's master is another one), and for
+    // a duplicate too once its record is part of the connection's replicated writes (touchRecord-1).
+    const written = keys.cluster ? [key, keys.logEntries] : [key];
+    return orUnavailable(BACKEND, () =>
+      this.replication.replicated(written, () => (keys.cluster ? this.putInSteps(record, ttl) : this.putInOne(record, ttl)), {
+        found: (stored) => !stored,
+        confirm: () => this.touchRecord([key], []),
+      }),
+    );
+  }
+
+  /** One Redis or Sentinel: storeMessage-4.lua. */
+  private async putInOne(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
+    const keys = this.keyNames;
+    const reply = await this.storeMessage(
+      [keys.message(record.id), keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
+      [record.id, encodeMessage(record), ttl, this.sessionTtlSeconds],
+    );
+    return Number(reply) > 0;
   }
 
   /**

@@ -17,6 +17,7 @@ import {
 import { orUnavailable } from '../unavailable.js';
 import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
+import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 import { scanKeys } from './scan.js';
 
 const BACKEND = 'redis';
@@ -32,10 +33,13 @@ export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
+    /** SPEC §13 REDIS_WAIT_REPLICAS: a new session is answered once replicas hold it. */
+    private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {}
 
   create(key: string, record: SessionRecord, ttl: TtlSeconds): Promise<boolean> {
-    return orUnavailable(BACKEND, () => setIfAbsent(this.client, this.keys.session(key), encodeSession(record), ttl));
+    const stored = this.keys.session(key);
+    return orUnavailable(BACKEND, () => this.replication.replicated(stored, () => setIfAbsent(this.client, stored, encodeSession(record), ttl)));
   }
 
   get(key: string): Promise<SessionRecord | null> {
