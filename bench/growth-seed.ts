@@ -5,7 +5,7 @@
  * The rows are the server's own: records from `encodeSession` / `encodeMessage`, ids from
  * SPEC §6's `messageId`, expiries from `expiryFrom` with the configured TTLs, SQLite's
  * set-if-absent statement from the store (`setIfAbsentStatement`), Redis key names from
- * `RedisKeys` (keys.ts) on the connections `openRedisConnections` makes. Each message gets its log
+ * `RedisKeys` (keys.ts) in the databases REDIS_MAIN_DB / REDIS_AUTH_DB name. Each message gets its log
  * entry as the server writes it (SPEC §9): a `message_log` row in storage order on SQLite; on
  * Redis, a sequence number taken from `{sms-log}:seq` and the id added to `{sms-log}:entries`
  * with it as score (what storeMessage-4.lua does one message at a time). Writes go in big
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { openBackends } from '../src/backends/index.js';
-import { openRedisConnections } from '../src/backends/redis/connection.js';
+import { Redis } from 'ioredis';
 import { RedisKeys } from '../src/backends/redis/keys.js';
 import { EMBEDDED_DATABASE_FILE, expiryFrom } from '../src/backends/sqlite/database.js';
 import { setIfAbsentStatement } from '../src/backends/sqlite/store.js';
@@ -34,7 +34,7 @@ import { encodeMessage, encodeSession, type MessageRecord, type SessionRecord } 
 export const SEEDED_DEVICE = 'seeded-device';
 export const SEEDED_DEVICE_NAME = 'Seeded device';
 /** Rows per transaction / pipeline. */
-const WAVE = 20_000;
+const WAVE = 10_000;
 
 const silent = pino({ level: 'silent' });
 
@@ -157,9 +157,17 @@ function sqliteSeeder(config: Config): Seeder {
 
 function redisSeeder(config: Config): Seeder {
   const redis = config.redis!;
-  const connections = openRedisConnections(redis, silent);
+  // Connections of its own, not the server's (openRedisConnections): those time a command out
+  // after a few seconds, and a wave of WAVE writes on a loaded machine takes longer.
+  const connect = (db: number): Redis =>
+    redis.url !== undefined
+      ? new Redis(redis.url, { db, lazyConnect: true })
+      : new Redis({ host: redis.host, port: redis.port, password: redis.password, db, lazyConnect: true });
+  const sessionsClient = connect(redis.authDb);
+  const messagesClient = connect(redis.mainDb);
+  const connections = { sessions: sessionsClient, messages: messagesClient };
   const keys = new RedisKeys(redis.keyPrefix);
-  const ready = connections.firstAttempt;
+  const ready = Promise.all([sessionsClient.connect(), messagesClient.connect()]);
   // Every SET … NX must answer OK: null would mean the key was there already.
   const check = (replies: Array<[Error | null, unknown]> | null, what: string): void => {
     const failed = (replies ?? []).find(([error, reply]) => error !== null || reply === null);
@@ -202,6 +210,8 @@ function redisSeeder(config: Config): Seeder {
         check(await pipeline.exec(), 'messages');
       }
     },
-    close: () => connections.close(),
+    async close() {
+      await Promise.allSettled([sessionsClient.quit(), messagesClient.quit()]);
+    },
   };
 }

@@ -45,8 +45,8 @@ const SETTINGS = {
   stores: 'embedded,redis-mariadb',
   /** Real, authenticated sessions that the measured submits use. */
   measuredSessions: 32,
-  warmupMessages: 1500,
-  messages: 5000,
+  warmupMessages: 1000,
+  messages: 3000,
   concurrency: 16,
   workers: availableParallelism(),
   ceilingSeconds: 1,
@@ -468,6 +468,8 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
           `cpu ${run.server_cpu_ms_per_submit} ms/submit, start ${run.server_start_ms} ms, max RSS ${run.max_rss_mb} MB` +
           `${purgeMs === undefined ? '' : `, purge round ${round(purgeMs, 1)} ms`}, ${errors} errors, load ${run.load_average_1m}`,
       );
+      // Each point as it is measured, so a run that fails later still leaves its figures.
+      say(`point ${JSON.stringify(run)}`);
       if (Object.keys(run.warnings).length > 0) say(`${label}: warnings: ${JSON.stringify(run.warnings)}`);
     } finally {
       await server.stop();
