@@ -54,19 +54,21 @@ interface Panel {
   guide?: { at: number; label: string };
 }
 
-/** Three panels over the points (x: sessions / messages): relative throughput, p99, max RSS per process. */
+/** Four panels over the points (x: sessions / messages): relative throughput, CPU per submit, p99, max RSS per process. */
 export function renderGrowthChart(result: GrowthResult): string {
   const stores = Object.entries(result.stores);
   const panels: Panel[] = [
     {
-      title: 'submits/s ÷ RSA ceiling, relative to the first point',
+      title: 'submits/s ÷ RSA ceiling, vs first point',
       value: (run, first) => run.ratio_to_rsa / first.ratio_to_rsa,
       guide: { at: 0.8, label: 'target ≥ 0.8' },
     },
+    // The steadiest figure on a shared machine: CPU time the server's workers spent per submit.
+    { title: 'server CPU per submit (ms)', value: (run) => run.server_cpu_ms_per_submit },
     { title: 'submit p99 latency (ms)', value: (run) => run.p99_ms },
     { title: 'max RSS of one server process (MB)', value: (run) => run.max_rss_mb, guide: { at: 300, label: 'target < 300 MB' } },
   ];
-  const width = 330;
+  const width = 300;
   const height = 250;
   const margin = { left: 48, right: 12, top: 34, bottom: 62 };
   const parts: string[] = [];
@@ -135,14 +137,15 @@ export function growthTables(result: GrowthResult): string {
     lines.push(`**${name}**`);
     lines.push('');
     lines.push(
-      '| sessions | messages | submits/s | RSA ceiling/s | ratio | vs first | p50 / p99 ms | server CPU ms/submit | max RSS MB (process) | RSS MB now: primary, workers | start ms | purge round ms | load | errors |',
+      '| sessions | messages | submits/s | RSA ceiling/s | ratio | vs first | p50 / p99 ms | server CPU ms/submit | CPU vs first | max RSS MB (process) | RSS MB now: primary, workers | start ms | purge round ms | load | errors |',
     );
-    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const run of store.points) {
       const now = run.rss.filter((p) => p.role !== 'helper').map((p) => p.rss_mb ?? '?').join(', ');
       lines.push(
         `| ${run.sessions.toLocaleString('en')} | ${run.messages.toLocaleString('en')} | ${run.submits_per_s} | ${run.rsa_ceiling_per_s} | ${run.ratio_to_rsa} | ` +
           `${first === undefined ? '' : (run.ratio_to_rsa / first.ratio_to_rsa).toFixed(2)} | ${run.p50_ms} / ${run.p99_ms} | ${run.server_cpu_ms_per_submit} | ` +
+          `${first === undefined ? '' : (run.server_cpu_ms_per_submit / first.server_cpu_ms_per_submit).toFixed(2)} | ` +
           `${run.max_rss_mb} | ${now} | ${run.server_start_ms} | ${run.purge_round_ms ?? '—'} | ${run.load_average_1m} | ${run.errors} |`,
       );
     }
