@@ -7,6 +7,7 @@ import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
+import { RedisRateLimitStore } from './rate-limits.js';
 import { RedisKeys } from './keys.js';
 import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
@@ -22,6 +23,8 @@ export interface RedisStore {
   /** SPEC §10, in REDIS_MAIN_DB (keys.ts says why). */
   failures: RedisFailureCounterStore;
   rechecks: RedisSessionRecheckStore;
+  /** SPEC §13: the /api rate limit's counters, in REDIS_MAIN_DB (keys.rateLimit). */
+  rateLimits: RedisRateLimitStore;
   /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
   guard: RedisSessionGuardStore;
   installationSecrets: RedisInstallationSecrets;
@@ -47,6 +50,7 @@ export async function openRedisStore(
     sessions: new RedisSessionStore(connections.sessions, keys),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
+    rateLimits: new RedisRateLimitStore(connections.messages, keys),
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
