@@ -8,11 +8,12 @@
  * - SQLite: the growth of the file's used pages (page_count − freelist_count) × page_size after a
  *   checkpoint, over each phase.
  * Prints one JSON line on stdout; progress on stderr. Settings: BENCH_FOOTPRINT_SESSIONS (200),
- * BENCH_FOOTPRINT_MESSAGES (4000), BENCH_FOOTPRINT_PAYLOAD_BYTES (200).
+ * BENCH_FOOTPRINT_MESSAGES (4000), BENCH_FOOTPRINT_PAYLOAD_BYTES (200), BENCH_FOOTPRINT_ENC (AES-GCM; or AES-CBC).
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { EMBEDDED_DATABASE_FILE } from '../src/backends/sqlite/database.js';
 import { openFixtureStores } from '../test/helpers/embedded.js';
 import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { postForm } from '../test/helpers/http.js';
@@ -22,6 +23,8 @@ import { makeDataDir, startServerProcess, type ServerProcess } from '../test/hel
 const SESSIONS = Number(process.env.BENCH_FOOTPRINT_SESSIONS ?? 200);
 const MESSAGES = Number(process.env.BENCH_FOOTPRINT_MESSAGES ?? 4000);
 const PAYLOAD_BYTES = Number(process.env.BENCH_FOOTPRINT_PAYLOAD_BYTES ?? 200);
+/** AES-GCM, as the device SDK sends by default; AES-CBC also leaves a replay claim per message in the session's guard (SPEC §11). */
+const ENC = process.env.BENCH_FOOTPRINT_ENC === 'AES-CBC' ? 'AES-CBC' : 'AES-GCM';
 const DEVICE = 'footprint';
 const MAIN_DB = 1;
 const AUTH_DB = 2;
@@ -64,7 +67,7 @@ async function sendAll(server: ServerProcess, uuids: string[], pems: string[]): 
     Array.from({ length: MESSAGES }, (_, n) => n),
     async (n) => {
       const i = n % uuids.length;
-      const reply = await postForm(server.url, { key: `${uuids[i]}${DEVICE}`, message: encryptEnvelope(pems[i]!, payload(n)) });
+      const reply = await postForm(server.url, { key: `${uuids[i]}${DEVICE}`, message: encryptEnvelope(pems[i]!, payload(n), { enc: ENC }) });
       if (reply.body.message !== 'delivered') throw new Error(`submit: ${reply.text}`);
     },
   );
@@ -86,7 +89,7 @@ async function redisFootprint() {
   await seedDirectory(data.dir, uuids);
   const main = redis.client(MAIN_DB);
   const auth = redis.client(AUTH_DB);
-  const server = await startServerProcess({ DATA_DIR: data.dir, ...redis.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), LOG_LEVEL: 'warn' });
+  const server = await startServerProcess({ DATA_DIR: data.dir, ...redis.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), LOG_LEVEL: 'info' });
   try {
     const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await main.info('memory'))?.[1]);
     const usage = async (client: typeof main, key: string): Promise<number> => Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
@@ -128,8 +131,8 @@ async function sqliteFootprint() {
   const data = makeDataDir();
   const uuids = Array.from({ length: SESSIONS }, () => randomUUID());
   await seedDirectory(data.dir, uuids);
-  const server = await startServerProcess({ DATA_DIR: data.dir, LOG_LEVEL: 'warn' });
-  const file = new Database(join(data.dir, 'secure-message.sqlite'));
+  const server = await startServerProcess({ DATA_DIR: data.dir, LOG_LEVEL: 'info' });
+  const file = new Database(join(data.dir, EMBEDDED_DATABASE_FILE), { fileMustExist: true });
   try {
     const usedBytes = (): number => {
       file.pragma('wal_checkpoint(TRUNCATE)');
@@ -156,4 +159,4 @@ async function sqliteFootprint() {
 
 const redis = await redisFootprint();
 const sqlite = await sqliteFootprint();
-process.stdout.write(`${JSON.stringify({ sessions: SESSIONS, messages: MESSAGES, payload_bytes: PAYLOAD_BYTES, redis, sqlite })}\n`);
+process.stdout.write(`${JSON.stringify({ sessions: SESSIONS, messages: MESSAGES, payload_bytes: PAYLOAD_BYTES, enc: ENC, redis, sqlite })}\n`);
