@@ -11,6 +11,7 @@ import { readCredentialSettings, readTrustProxy, type CredentialSettings, type T
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
+import { readRedisClusterNodes, type ClusterNodeAddress } from './redis-cluster.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -43,6 +44,8 @@ export interface RedisConfig {
   mainDb: number;
   authDb: number;
   keyPrefix: string;
+  /** REDIS_CLUSTER_NODES: set = a Redis Cluster (database 0 only; src/config/redis-cluster.ts). */
+  clusterNodes?: ClusterNodeAddress[] | undefined;
 }
 
 export interface Config {
@@ -178,6 +181,7 @@ const REDIS_SETTINGS = [
   'REDIS_MAIN_DB',
   'REDIS_AUTH_DB',
   'REDIS_KEY_PREFIX',
+  'REDIS_CLUSTER_NODES',
 ] as const;
 
 /** Reads and checks every setting of SPEC §8. Throws ConfigError on the first bad one. */
@@ -215,9 +219,10 @@ export function readConfig(env: Env): Config {
         mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
+        clusterNodes: readRedisClusterNodes(read),
       }
     : undefined;
-  if (redis !== undefined && redis.mainDb === redis.authDb) {
+  if (redis !== undefined && redis.clusterNodes === undefined && redis.mainDb === redis.authDb) {
     throw new ConfigError('REDIS_AUTH_DB', `must differ from REDIS_MAIN_DB (both are ${redis.mainDb})`);
   }
 

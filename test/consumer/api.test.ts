@@ -1,5 +1,6 @@
 /**
- * SPEC §9 over real HTTP, on the embedded store and on a real redis-server, with WORKERS=2:
+ * SPEC §9 over real HTTP, on the embedded store, a real redis-server and a real Redis Cluster
+ * (3 primaries, 3 replicas; SPEC §13), with WORKERS=2:
  * the log holds every delivered message exactly once and reads in pages; a long-poll wakes when
  * the other worker stores a message; bookmarks move forward only; a deleted record resubmitted
  * is a duplicate; tokens gate the API; DELETE /v1/sessions ends a session like a logout.
@@ -10,6 +11,7 @@ import { Code, ConsumerReason, Message } from '../../src/protocol/answers.js';
 import { clientKey, TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm } from '../helpers/http.js';
+import { skipWithoutRedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis } from '../helpers/redis-server.js';
 import { openFixtureStores } from '../helpers/embedded.js';
 import { startServerProcess, makeDataDir } from '../helpers/server-process.js';
@@ -30,8 +32,14 @@ const IN_FLIGHT_PER_DEVICE = 4;
 const put = (fx: ConsumerFixture, name: string, body: unknown) =>
   fx.api(`/v1/consumers/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-for (const store of ['sqlite', 'redis'] as StoreKind[]) {
-  describe(`consumer API on ${store}, WORKERS=2`, { skip: store === 'redis' ? skipWithoutRedis('the Redis consumer API suite') : false }, () => {
+const skips: Record<StoreKind, string | false> = {
+  sqlite: false,
+  redis: skipWithoutRedis('the Redis consumer API suite'),
+  'redis-cluster': skipWithoutRedisCluster('the Redis Cluster consumer API suite'),
+};
+
+for (const store of ['sqlite', 'redis', 'redis-cluster'] as StoreKind[]) {
+  describe(`consumer API on ${store}, WORKERS=2`, { skip: skips[store] }, () => {
     let fx: ConsumerFixture;
     before(async () => {
       fx = await startConsumerFixture({ store, devices: DEVICES, env: { WORKERS: '2' } });

@@ -1,5 +1,6 @@
 /**
- * The SPEC §9 store interfaces, the same suite on the embedded store and on a real redis-server,
+ * The SPEC §9 store interfaces, the same suite on the embedded store, a real redis-server and a
+ * real Redis Cluster (where storing and deleting are one-slot steps),
  * through the production classes: one entry per stored record, in order; a head that never goes
  * down; deletion that keeps the id from being stored again while its session lives (and only
  * then); purge of entries whose records expired; a record stored again after expiry moving to the
@@ -17,7 +18,8 @@ import type { ConsumerStores } from '../../src/store/message-log.js';
 import type { MessageRecord, MessageStore, SessionStore } from '../../src/store/store.js';
 import { makeDataDir } from '../helpers/server-process.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { redisConfigFor } from '../contract/targets.js';
+import { skipWithoutRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
+import { redisClusterConfigFor, redisConfigFor } from '../contract/targets.js';
 
 interface Target {
   messages: MessageStore;
@@ -77,6 +79,23 @@ const targets: Array<{ name: string; skip: string | false; open: () => Promise<T
         close: async () => {
           await store.handle.close();
           await redis.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'redis-cluster',
+    skip: skipWithoutRedisCluster('the Redis Cluster log-store suite'),
+    open: async () => {
+      const cluster = await startRedisCluster();
+      const store = await openRedisStore(redisClusterConfigFor(cluster, 'p:'), pino({ level: 'silent' }), { sessionTtlSeconds: 60 });
+      return {
+        messages: store.messages,
+        sessions: store.sessions,
+        consumer: store.consumer,
+        close: async () => {
+          await store.handle.close();
+          await cluster.close();
         },
       };
     },

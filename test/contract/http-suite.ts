@@ -40,9 +40,11 @@ export interface ContractDeployment {
 export interface HttpContractOptions {
   title: string;
   skip: string | false;
-  /** The backends' names as the start-up log line and /readyz give them. */
+  /** The backends' names as /readyz (and, unless storeLogged says otherwise, the start-up log line) give them. */
   store: 'sqlite' | 'redis';
   directory: 'sqlite' | 'mysql';
+  /** How the start-up line's `store` begins when it is not `store` (a cluster: "redis cluster"). */
+  storeLogged?: string;
   /** The test's own view of the store and the directory the servers will use (DATA_DIR = dataDir). */
   openStore(dataDir: string): Promise<StoreTarget>;
   openDirectory(dataDir: string): Promise<DirectoryTarget>;
@@ -109,7 +111,7 @@ export function describeHttpContract(options: HttpContractOptions): void {
     test('the start-up log names the backends; /readyz lists each one up', async () => {
       for (const server of deployment.servers) {
         const listening = server.logs.find((line) => line.msg === 'listening');
-        assert.match(String(listening?.store), new RegExp(`^${options.store} `));
+        assert.match(String(listening?.store), new RegExp(`^${options.storeLogged ?? options.store} `));
         assert.match(String(listening?.directory), new RegExp(`^${options.directory} `));
       }
       const ready = await request(url, '/readyz');

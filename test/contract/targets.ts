@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
-import { openRedisStore } from '../../src/backends/redis/index.js';
+import { openRedisStore, RedisKeys } from '../../src/backends/redis/index.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore } from '../../src/backends/sqlite/store.js';
 import { SqliteUsermetaTable } from '../../src/backends/sqlite/usermeta.js';
@@ -17,6 +17,7 @@ import type { UsermetaTable } from '../../src/directory/usermeta.js';
 import type { MessageStore, SessionStore } from '../../src/store/store.js';
 import { META_KEYS } from '../helpers/embedded.js';
 import type { MariadbServer } from '../helpers/mariadb-server.js';
+import type { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });
@@ -109,6 +110,42 @@ export async function redisStoreTarget(redis: RedisServer, keyPrefix = ''): Prom
     reset: async () => {
       await Promise.all([main.flushdb(), auth.flushdb()]);
     },
+    close: () => store.handle.close(),
+  };
+}
+
+export function redisClusterConfigFor(cluster: RedisCluster, keyPrefix: string): RedisConfig {
+  return {
+    url: undefined,
+    host: '127.0.0.1',
+    port: 6379,
+    password: cluster.env.REDIS_PASSWORD,
+    mainDb: 0,
+    authDb: 0,
+    keyPrefix,
+    clusterNodes: cluster.nodes.map((node) => ({ host: node.host, port: node.port })),
+  };
+}
+
+/** The store in a test Redis Cluster, through the production module; raw keys by keys.ts's cluster layout. */
+export async function redisClusterStoreTarget(cluster: RedisCluster, keyPrefix = ''): Promise<StoreTarget> {
+  const store = await openRedisStore(redisClusterConfigFor(cluster, keyPrefix), silent);
+  const keys = new RedisKeys(keyPrefix, 'cluster');
+  const client = cluster.client();
+  const expiry = async (key: string): Promise<Expiry> => {
+    const ms = await client.pttl(key);
+    return ms === -2 ? undefined : ms === -1 ? null : ms / 1000;
+  };
+  return {
+    backend: 'redis',
+    env: { ...cluster.env, ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
+    sessions: store.sessions,
+    messages: store.messages,
+    rawSession: (key) => client.get(keys.session(key)),
+    rawMessage: (id) => client.get(keys.message(id)),
+    sessionExpiry: (key) => expiry(keys.session(key)),
+    messageExpiry: (id) => expiry(keys.message(id)),
+    reset: () => cluster.reset(),
     close: () => store.handle.close(),
   };
 }

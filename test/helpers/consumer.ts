@@ -1,6 +1,6 @@
 /**
- * SPEC §9 test fixture: a real server process (WORKERS as asked) on the embedded store or on a
- * real redis-server, with the consumer API on, one user holding `devices` devices (directory in
+ * SPEC §9 test fixture: a real server process (WORKERS as asked) on the embedded store, on a
+ * real redis-server or on a real Redis Cluster (redis-cluster.ts), with the consumer API on, one user holding `devices` devices (directory in
  * DATA_DIR's SQLite file), and small helpers: authenticate, submit, and call /v1 with the token.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import pino from 'pino';
 import { openFixtureStores, TEST_UUID, clientKey } from './embedded.js';
 import { encryptEnvelope } from './encrypt.js';
 import { postForm, request, type Reply } from './http.js';
+import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
 
@@ -16,7 +17,7 @@ export const API_TOKEN = `site-${randomBytes(24).toString('base64url')}`;
 export const OTHER_TOKEN = `analytics-${randomBytes(24).toString('base64url')}`;
 export const API_TOKENS = `site:${API_TOKEN},analytics:${OTHER_TOKEN}`;
 
-export type StoreKind = 'sqlite' | 'redis';
+export type StoreKind = 'sqlite' | 'redis' | 'redis-cluster';
 
 export interface ConsumerFixture {
   store: StoreKind;
@@ -24,6 +25,7 @@ export interface ConsumerFixture {
   env: Record<string, string>;
   dataDir: string;
   redis: RedisServer | undefined;
+  cluster: RedisCluster | undefined;
   deviceIds: string[];
   /** Authenticates a device (once) and returns its session's public key. */
   publicKey(deviceId: string): Promise<string>;
@@ -51,7 +53,15 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
   for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
   stores.db.close();
   const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
-  const env: Record<string, string> = { DATA_DIR: data.dir, API_TOKENS, KEY_POOL_SIZE: '4', ...(redis?.env ?? {}), ...(options.env ?? {}) };
+  const cluster = options.store === 'redis-cluster' ? await startRedisCluster({ persistent: options.persistentRedis ?? false }) : undefined;
+  const env: Record<string, string> = {
+    DATA_DIR: data.dir,
+    API_TOKENS,
+    KEY_POOL_SIZE: '4',
+    ...(redis?.env ?? {}),
+    ...(cluster?.env ?? {}),
+    ...(options.env ?? {}),
+  };
   const keys = new Map<string, Promise<string>>();
   const authenticate = async (deviceId: string): Promise<string> => {
     const reply = await postForm(fixture.server.url, { key: clientKey(deviceId), status: 'on' });
@@ -64,6 +74,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     env,
     dataDir: data.dir,
     redis,
+    cluster,
     deviceIds,
     publicKey(deviceId) {
       // Concurrent submits of one device share its one auth.
@@ -90,6 +101,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     async close() {
       await fixture.server.stop();
       await redis?.close();
+      await cluster?.close();
       data.remove();
     },
   };

@@ -41,7 +41,7 @@ export interface RedisServer extends ManagedServer {
 }
 
 /** One PING over a raw socket (AUTH first when needed): true on +PONG. */
-function answersPing(port: number, password: string | undefined): Promise<boolean> {
+export function answersPing(port: number, password: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';

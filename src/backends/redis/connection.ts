@@ -10,9 +10,20 @@
  * - reconnecting forever with a capped backoff;
  * - a lazy connection whose first failure is logged, not thrown, so start-up never depends on Redis.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type RedisConfig } from '../../config/config.js';
+import { openClusterConnections } from './cluster-connection.js';
+
+/**
+ * What every Redis store talks to: one Redis (or Sentinel's primary) per database, or the one
+ * Cluster client of REDIS_CLUSTER_NODES. Both have the same commands; what differs (SCAN and
+ * PING reach one node, WAIT the connection that wrote) goes through masters() and masterFor().
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Which connection of one Redis: messages (REDIS_MAIN_DB) or sessions (REDIS_AUTH_DB). On a cluster both are the one client. */
+export type RedisRole = 'messages' | 'sessions';
 
 /** One connection attempt, and one command, may take this long before the request gets its 503. */
 export const REDIS_CONNECT_TIMEOUT_MS = 2000;
@@ -21,7 +32,7 @@ const RECONNECT_STEP_MS = 100;
 const RECONNECT_MAX_DELAY_MS = 2000;
 
 /** Where Redis is, without the password: what the start-up log may show. */
-interface RedisAddress {
+export interface RedisAddress {
   options: RedisOptions;
   shown: string;
 }
@@ -31,7 +42,7 @@ interface RedisAddress {
  * ignored, since REDIS_MAIN_DB and REDIS_AUTH_DB name the two databases), else REDIS_HOST,
  * REDIS_PORT and REDIS_PASSWORD.
  */
-function addressOf(config: RedisConfig): RedisAddress {
+export function addressOf(config: RedisConfig): RedisAddress {
   if (config.url === undefined) {
     return {
       options: { host: config.host, port: config.port, password: config.password },
@@ -66,8 +77,22 @@ export function reconnectDelay(attempt: number): number {
 }
 
 export interface RedisConnections {
-  messages: Redis;
-  sessions: Redis;
+  messages: RedisClient;
+  sessions: RedisClient;
+  /** REDIS_CLUSTER_NODES: keys.ts's cluster layout and the one-slot scripts apply. */
+  cluster: boolean;
+  /**
+   * The connection to the master that owns `key` now: the one a write to it went out on, so
+   * the one a WAIT for that write must use. On one Redis, the role's connection. Throws while
+   * a cluster's slot map is not loaded or the owner has no connection (the caller's 503).
+   */
+  masterFor(role: RedisRole, key: string): Redis;
+  /**
+   * Every master's connection, for what must see all keys (SCAN) or every node (PING). On one
+   * Redis, the role's connection. Throws unless the masters together own every slot, so a
+   * listing never silently misses a shard.
+   */
+  masters(role: RedisRole): Redis[];
   /** For the start-up log: address and databases, never the password. */
   description: string;
   /** Resolves once both connections have made their first attempt, successful or not. */
@@ -110,13 +135,18 @@ function connect(address: RedisAddress, db: number, role: string, log: Logger): 
 }
 
 export function openRedisConnections(config: RedisConfig, log: Logger): RedisConnections {
+  if (config.clusterNodes !== undefined) return openClusterConnections(config, config.clusterNodes, log);
   const address = addressOf(config);
   const messages = connect(address, config.mainDb, 'messages', log);
   const sessions = connect(address, config.authDb, 'sessions', log);
   const prefix = config.keyPrefix === '' ? '' : `, key prefix ${JSON.stringify(config.keyPrefix)}`;
+  const byRole = (role: RedisRole): Redis => (role === 'messages' ? messages : sessions);
   return {
     messages,
     sessions,
+    cluster: false,
+    masterFor: (role) => byRole(role),
+    masters: (role) => [byRole(role)],
     description: `redis ${address.shown} (messages db ${config.mainDb}, sessions db ${config.authDb}${prefix})`,
     // A failed first attempt is already logged and retried by the client itself.
     firstAttempt: Promise.allSettled([messages.connect(), sessions.connect()]).then(() => undefined),

@@ -2,10 +2,10 @@
  * SPEC §10 in Redis: failure budgets and per-session recheck marks (key names in keys.ts).
  * One key per command or script, so it works unchanged on a cluster.
  */
-import type { Redis } from 'ioredis';
 import type { FailureCount, FailureCounterStore } from '../../store/failure-budgets.js';
 import type { SessionRecheckStore } from '../../store/session-rechecks.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 const BACKEND = 'redis';
@@ -26,12 +26,12 @@ end
 return count
 `;
 
-type WithRecordFailure = Redis & { recordFailure(key: string, windowMs: number): Promise<number> };
+type WithRecordFailure = RedisClient & { recordFailure(key: string, windowMs: number): Promise<number> };
 
 export class RedisFailureCounterStore implements FailureCounterStore {
   private readonly client: WithRecordFailure;
 
-  constructor(client: Redis, private readonly keys: RedisKeys) {
+  constructor(client: RedisClient, private readonly keys: RedisKeys) {
     if (!('recordFailure' in client)) client.defineCommand('recordFailure', { numberOfKeys: 1, lua: RECORD_FAILURE_SCRIPT });
     this.client = client as WithRecordFailure;
   }
@@ -58,7 +58,7 @@ export class RedisFailureCounterStore implements FailureCounterStore {
 }
 
 export class RedisSessionRecheckStore implements SessionRecheckStore {
-  constructor(private readonly client: Redis, private readonly keys: RedisKeys) {}
+  constructor(private readonly client: RedisClient, private readonly keys: RedisKeys) {}
 
   checked(key: string, ms: number): Promise<void> {
     return orUnavailable(BACKEND, async () => {

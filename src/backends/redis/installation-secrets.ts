@@ -1,13 +1,13 @@
 /** src/store/installation-secret.ts in Redis: `SET NX`, then whatever won is read back. */
-import type { Redis } from 'ioredis';
 import type { InstallationSecretStore } from '../../store/installation-secret.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 export class RedisInstallationSecrets implements InstallationSecretStore {
   /** `client` is the REDIS_AUTH_DB connection. */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

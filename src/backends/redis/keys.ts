@@ -29,28 +29,81 @@
  *   <prefix>{sms-log}:webhook-delivered   every entry up to this sequence number is delivered or given up
  *   <prefix>deleted:<client key>          set of ids a consumer deleted while that session lived (SPEC §9)
  *
- * The {sms-log} hash tag keeps the log's keys in one cluster slot. The one step that spans slots
- * is the store of a message with its entry (scripts/storeMessage-4.lua), because §7 fixes the
- * record's key: docs/CONSUMERS.md "Redis Cluster" says how issue 13 splits and repairs it.
+ * The {sms-log} hash tag keeps the log's keys in one cluster slot.
+ *
+ * REDIS CLUSTER (REDIS_CLUSTER_NODES, SPEC §13): the layout above needs two databases, and a
+ * cluster has database 0 only. So on a cluster (and only there: the layout above stays byte for
+ * byte for §7's readers) every kind has its own prefix after REDIS_KEY_PREFIX, and the keys of
+ * one session share the hash tag {<client key>}, so every per-session step is one slot:
+ *
+ *   <prefix>msg:{<id>}                   message record JSON (§7's value, unchanged)
+ *   <prefix>unlogged:{<id>}              the record's "log entry not written yet" marker (its
+ *                                        slot: {<id>}); value = when it was set (ms since 1970)
+ *   <prefix>session:{<client key>}       session record JSON
+ *   <prefix>guard:{<client key>}         the session's guard hash
+ *   <prefix>recheck:{<client key>}       the session's recheck mark
+ *   <prefix>deleted:{<client key>}       the session's consumer-deleted ids
+ *   <prefix>failures:<subject>           a failure budget's counter (no tag: one key per step)
+ *   <prefix>ratelimit:<client address>  the /api rate limit's counter of one address (no tag: one key per step)
+ *   <prefix>secret:<name>                an installation secret
+ *   <prefix>{sms-log}:…                  the §9 log's keys, as above
+ *
+ * Messages spread over every master by id, sessions by client key. Only the log's few keys
+ * share one slot, on purpose: one ordered log needs one sequence (INCR) and one sorted set.
+ * Per stored message that slot holds one sorted-set member (64-byte id + score, ~100 bytes
+ * with overhead) and gets two commands (INCR+ZADD in one script); the record itself lives on
+ * its own master. Storing a message spans three slots (deleted ids, record, log), so on a
+ * cluster it is three one-slot steps with a marker (docs/CONSUMERS.md "Redis Cluster",
+ * message-log.ts), and the marker's repair puts every stored record into the log.
  */
+
+/** single = SPEC §7's two databases (one Redis, Sentinel); cluster = database 0 with kind prefixes. */
+export type KeyLayout = 'single' | 'cluster';
 
 /** The key names of one deployment: its prefix applied the same way everywhere. */
 export class RedisKeys {
   /** SCAN pattern for message keys: the prefix taken literally, then exactly 64 hex digits. */
   readonly messagePattern: string;
+  /** SCAN pattern for the log-entry markers (cluster layout only; matches nothing in the single layout's databases). */
+  readonly unloggedPattern: string;
 
-  constructor(readonly prefix: string) {
-    this.messagePattern = `${escapeGlob(prefix)}${'[0-9a-f]'.repeat(64)}`;
+  constructor(
+    readonly prefix: string,
+    readonly layout: KeyLayout = 'single',
+  ) {
+    const hex = '[0-9a-f]'.repeat(64);
+    const glob = escapeGlob(prefix);
+    this.messagePattern = layout === 'single' ? `${glob}${hex}` : `${glob}msg:{${hex}}`;
+    this.unloggedPattern = `${glob}unlogged:{${hex}}`;
+  }
+
+  get cluster(): boolean {
+    return this.layout === 'cluster';
   }
 
   /** In REDIS_MAIN_DB. */
   message(id: string): string {
-    return `${this.prefix}${id}`;
+    return this.cluster ? `${this.prefix}msg:{${id}}` : `${this.prefix}${id}`;
+  }
+
+  /** The id of a key matching messagePattern. */
+  idOfMessageKey(key: string): string {
+    return this.cluster ? key.slice(this.prefix.length + 'msg:{'.length, -1) : key.slice(this.prefix.length);
+  }
+
+  /** Cluster layout: in the record's slot, present while the record may lack its log entry. */
+  unlogged(id: string): string {
+    return `${this.prefix}unlogged:{${id}}`;
+  }
+
+  /** The id of a key matching unloggedPattern. */
+  idOfUnloggedKey(key: string): string {
+    return key.slice(this.prefix.length + 'unlogged:{'.length, -1);
   }
 
   /** In REDIS_AUTH_DB. */
   session(clientKey: string): string {
-    return `${this.prefix}${clientKey}`;
+    return this.cluster ? `${this.prefix}session:{${clientKey}}` : `${this.prefix}${clientKey}`;
   }
 
   /** In REDIS_MAIN_DB: a failure budget's counter. */
@@ -65,30 +118,31 @@ export class RedisKeys {
 
   /** In REDIS_MAIN_DB: present while the session's directory recheck is not due. */
   recheck(clientKey: string): string {
-    return `${this.prefix}recheck:${clientKey}`;
+    return this.cluster ? `${this.prefix}recheck:{${clientKey}}` : `${this.prefix}recheck:${clientKey}`;
   }
 
   /** In REDIS_AUTH_DB: the per-session hardening state of this client key. */
   sessionGuard(clientKey: string): string {
-    return `${this.prefix}${clientKey}#guard`;
+    return this.cluster ? `${this.prefix}guard:{${clientKey}}` : `${this.prefix}${clientKey}#guard`;
   }
 
   /** In REDIS_AUTH_DB: a secret every process of the installation shares. */
   installationSecret(name: string): string {
-    return `${this.prefix}#secret:${name}`;
+    return this.cluster ? `${this.prefix}secret:${name}` : `${this.prefix}#secret:${name}`;
   }
 
-  /** SCAN pattern for every key of REDIS_AUTH_DB under the prefix (sessions among them; see isSessionKey). */
-  readonly authPattern = (): string => `${escapeGlob(this.prefix)}*`;
+  /** SCAN pattern for every key of REDIS_AUTH_DB under the prefix (sessions among them; see isSessionKey); on a cluster, session keys only. */
+  readonly authPattern = (): string => (this.cluster ? `${escapeGlob(this.prefix)}session:{*` : `${escapeGlob(this.prefix)}*`);
 
   /** Whether a REDIS_AUTH_DB key is a session's (not a guard hash or a secret). */
   isSessionKey(key: string): boolean {
+    if (this.cluster) return key.startsWith(`${this.prefix}session:{`) && key.endsWith('}');
     return key.startsWith(this.prefix) && !key.slice(this.prefix.length).includes('#');
   }
 
   /** The client key of a session key. */
   clientKeyOf(sessionKey: string): string {
-    return sessionKey.slice(this.prefix.length);
+    return this.cluster ? sessionKey.slice(this.prefix.length + 'session:{'.length, -1) : sessionKey.slice(this.prefix.length);
   }
 
   /** SPEC §9, in REDIS_MAIN_DB: the log's keys share the {sms-log} hash tag (one cluster slot). */
@@ -114,7 +168,7 @@ export class RedisKeys {
 
   /** In REDIS_MAIN_DB: ids a consumer deleted, remembered while this session may resend them. */
   deletedInSession(clientKey: string): string {
-    return `${this.prefix}deleted:${clientKey}`;
+    return this.cluster ? `${this.prefix}deleted:{${clientKey}}` : `${this.prefix}deleted:${clientKey}`;
   }
 }
 

@@ -2,13 +2,18 @@
  * SPEC §9 on Redis: the record and its log entry written by one script (storeMessage-4.lua), the
  * consumer's reads, bookmarks, deletion that keeps duplicate detection, and the webhook
  * dispatcher's state. Key names: keys.ts; the atomic steps: scripts/.
+ *
+ * On a Redis Cluster (keys.cluster) the two multi-slot steps are split into one-slot scripts:
+ * storing (checkDeleted-1, storeRecord-2 with its "unlogged" marker, appendLog-2,
+ * forgetUnlogged-1; log-repair.ts finishes what a crash interrupted) and deleting
+ * (rememberDeleted-1, deleteRecord-2, then ZREM). Every answer stays the same.
  */
-import type { Redis } from 'ioredis';
 import { decodeMessage, encodeMessage, type MessageRecord, type TtlSeconds } from '../../store/store.js';
 import type { Bookmarks, ConsumerStores, MessageLog, StoredEntry, WebhookState } from '../../store/message-log.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
-import { script, scriptsOn, type ScriptRunner } from './scripts.js';
+import { script, scriptsOn, type ScriptRunner, type Scripts } from './scripts.js';
 import { RedisMessageStore } from './store.js';
 
 const BACKEND = 'redis';
@@ -22,20 +27,23 @@ function senderKey(record: Pick<MessageRecord, 'user_id' | 'device_id'>): string
 /** The MessageStore of Redis with the log: SET NX and the entry in one script. */
 export class RedisLoggedMessageStore extends RedisMessageStore {
   private readonly storeMessage: ScriptRunner;
+  private readonly scripts: Scripts;
 
   constructor(
-    client: Redis,
+    client: RedisClient,
     private readonly keyNames: RedisKeys,
     /** The deleted-ids set of a session lives as long as the session: renewed by each submit. */
     private readonly sessionTtlSeconds: TtlSeconds,
   ) {
     super(client, keyNames);
-    this.storeMessage = script(scriptsOn(client), 'storeMessage');
+    this.scripts = scriptsOn(client);
+    this.storeMessage = script(this.scripts, 'storeMessage');
   }
 
   /** Redis has the record and its entry when the reply arrives: only then may `delivered` be answered. */
   override putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
     const keys = this.keyNames;
+    if (keys.cluster) return this.putInSteps(record, ttl);
     return orUnavailable(BACKEND, async () => {
       const reply = await this.storeMessage(
         [keys.message(record.id), keys.logEntries, keys.logSequence, keys.deletedInSession(senderKey(record))],
@@ -44,18 +52,41 @@ export class RedisLoggedMessageStore extends RedisMessageStore {
       return Number(reply) > 0;
     });
   }
+
+  /**
+   * Cluster: storeMessage-4.lua's steps, each in its own slot, in an order a crash cannot turn
+   * into a wrong answer. Until appendLog-2 has answered, nothing is answered: a crash before it
+   * leaves the record with its marker, the device's retry gets `duplicate`, and the repair
+   * (log-repair.ts) writes the missing entry.
+   */
+  private putInSteps(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
+    const keys = this.keyNames;
+    const id = record.id;
+    return orUnavailable(BACKEND, async () => {
+      const deleted = await script(this.scripts, 'checkDeleted')([keys.deletedInSession(senderKey(record))], [id, this.sessionTtlSeconds]);
+      if (Number(deleted) === 1) return false;
+      const markedAt = String(Date.now());
+      const stored = await script(this.scripts, 'storeRecord')([keys.message(id), keys.unlogged(id)], [encodeMessage(record), ttl, markedAt]);
+      if (Number(stored) !== 1) return false;
+      await script(this.scripts, 'appendLog')([keys.logEntries, keys.logSequence], [id, 'stored']);
+      await script(this.scripts, 'forgetUnlogged')([keys.unlogged(id)], [markedAt]);
+      return true;
+    });
+  }
 }
 
 export class RedisMessageLog implements MessageLog {
   private readonly deleteScript: ScriptRunner;
+  private readonly scripts: Scripts;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     /** REDIS_AUTH_DB: how long the sender's session lives decides how long a deleted id is remembered. */
-    private readonly sessions: Redis,
+    private readonly sessions: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    this.deleteScript = script(scriptsOn(client), 'deleteMessage');
+    this.scripts = scriptsOn(client);
+    this.deleteScript = script(this.scripts, 'deleteMessage');
   }
 
   head(): Promise<number> {
@@ -95,6 +126,14 @@ export class RedisMessageLog implements MessageLog {
       }
       const sender = senderKey(record);
       const remaining = await this.sessions.pttl(keys.session(sender));
+      if (keys.cluster) {
+        // deleteMessage-3.lua's steps, remembering first: a crash after it leaves a record the
+        // consumer's retry deletes, never a deleted id that duplicate detection forgot.
+        if (remaining !== -2) await script(this.scripts, 'rememberDeleted')([keys.deletedInSession(sender)], [id, remaining]);
+        const deleted = Number(await script(this.scripts, 'deleteRecord')([keys.message(id), keys.unlogged(id)], []));
+        await this.client.zrem(keys.logEntries, id);
+        return deleted === 1;
+      }
       const reply = await this.deleteScript([keys.message(id), keys.logEntries, keys.deletedInSession(sender)], [id, remaining]);
       return Number(reply) === 1;
     });
@@ -128,7 +167,7 @@ export class RedisBookmarks implements Bookmarks {
   private readonly advanceScript: ScriptRunner;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     this.advanceScript = script(scriptsOn(client), 'advanceBookmark');
@@ -163,7 +202,7 @@ export class RedisWebhookState implements WebhookState {
   private readonly advanceScript: ScriptRunner;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     const scripts = scriptsOn(client);
@@ -193,7 +232,7 @@ export class RedisWebhookState implements WebhookState {
 }
 
 /** The consumer side of Redis: messages connection for the log, sessions connection for session lifetimes. */
-export function redisConsumerStores(messages: Redis, sessions: Redis, keys: RedisKeys): ConsumerStores {
+export function redisConsumerStores(messages: RedisClient, sessions: RedisClient, keys: RedisKeys): ConsumerStores {
   return {
     log: new RedisMessageLog(messages, sessions, keys),
     bookmarks: new RedisBookmarks(messages, keys),

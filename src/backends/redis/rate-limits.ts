@@ -3,9 +3,9 @@
  * address (keys.rateLimit), living exactly as long as its window. One key per script, so it works
  * unchanged on a cluster (each address's counter lives on the master of its own slot).
  */
-import type { Redis } from 'ioredis';
 import type { RateLimitCounterStore, RateLimitHits } from '../../store/rate-limits.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 const BACKEND = 'redis';
@@ -29,12 +29,12 @@ end
 return { count, ttl }
 `;
 
-type WithCountRequest = Redis & { countRequest(key: string, windowMs: number): Promise<[number, number]> };
+type WithCountRequest = RedisClient & { countRequest(key: string, windowMs: number): Promise<[number, number]> };
 
 export class RedisRateLimitStore implements RateLimitCounterStore {
   private readonly client: WithCountRequest;
 
-  constructor(client: Redis, private readonly keys: RedisKeys) {
+  constructor(client: RedisClient, private readonly keys: RedisKeys) {
     if (!('countRequest' in client)) client.defineCommand('countRequest', { numberOfKeys: 1, lua: COUNT_REQUEST_SCRIPT });
     this.client = client as WithCountRequest;
   }

@@ -4,7 +4,7 @@
  * ioredis's defineCommand, which runs EVALSHA and falls back to EVAL once after a restart of Redis.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 const FOLDER = new URL('./scripts/', import.meta.url);
 
@@ -20,9 +20,9 @@ const sources: Array<{ name: string; keys: number; lua: string }> = readdirSync(
   .filter((match): match is RegExpExecArray => match !== null)
   .map((match) => ({ name: match[1]!, keys: Number(match[2]), lua: readFileSync(new URL(match[0], FOLDER), 'utf8') }));
 
-const loaded = new WeakMap<Redis, Scripts>();
+const loaded = new WeakMap<RedisClient, Scripts>();
 
-export function scriptsOn(client: Redis): Scripts {
+export function scriptsOn(client: RedisClient): Scripts {
   const known = loaded.get(client);
   if (known !== undefined) return known;
   const runners: Record<string, ScriptRunner> = {};

@@ -5,10 +5,10 @@
  * headers), so it holds across processes and instances and needs no cross-slot access.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import type { SessionGuardStore, SessionScope } from '../../store/session-guard.js';
 import type { TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 const BACKEND = 'redis';
@@ -24,7 +24,7 @@ interface GuardCommands {
 }
 
 /** Defines the scripts on a connection once (ioredis sends EVALSHA, loading a script when Redis lacks it). */
-function guardCommands(client: Redis): GuardCommands {
+function guardCommands(client: RedisClient): GuardCommands {
   const commands = client as unknown as Partial<GuardCommands>;
   if (commands.claimContent === undefined) {
     client.defineCommand('claimContent', { numberOfKeys: 1, lua: script('claimContent-1') });
@@ -39,7 +39,7 @@ export class RedisSessionGuardStore implements SessionGuardStore {
 
   /** `client` is the REDIS_AUTH_DB connection (the sessions'). */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     this.commands = guardCommands(client);

@@ -1,11 +1,10 @@
 /** src/store/session-rewrite.ts in Redis: SCAN of REDIS_AUTH_DB, compare-and-set by one script. */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import type { SessionRecordRewriter, StoredSession } from '../../store/session-rewrite.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
-
-const SCAN_BATCH = 1000;
+import { scanKeys } from './scan.js';
 
 interface RewriteCommands {
   replaceSession(key: string, expected: string, next: string): Promise<number>;
@@ -16,7 +15,7 @@ export class RedisSessionRewriter implements SessionRecordRewriter {
 
   /** `client` is the REDIS_AUTH_DB connection. */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     if ((client as unknown as Partial<RewriteCommands>).replaceSession === undefined) {
@@ -30,14 +29,8 @@ export class RedisSessionRewriter implements SessionRecordRewriter {
 
   list(): Promise<StoredSession[]> {
     return orUnavailable('redis', async () => {
-      const found: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.client.scan(cursor, 'MATCH', this.keys.authPattern(), 'COUNT', SCAN_BATCH);
-        cursor = next;
-        found.push(...keys.filter((key) => this.keys.isSessionKey(key)));
-      } while (cursor !== '0');
-      const unique = [...new Set(found)];
+      // Every master on a cluster.
+      const unique = (await scanKeys(this.client, this.keys.authPattern())).filter((key) => this.keys.isSessionKey(key));
       const values = await Promise.all(unique.map((key) => this.client.get(key)));
       return unique.flatMap((key, i) => {
         const raw = values[i];

@@ -3,7 +3,6 @@
  * Each method is one command on one key (keys.ts); set-if-absent is `SET … NX`, so the
  * atomicity SPEC §4 and §6 ask for is Redis's own.
  */
-import type { Redis } from 'ioredis';
 import {
   decodeMessage,
   decodeSession,
@@ -16,14 +15,14 @@ import {
   type TtlSeconds,
 } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
+import { scanKeys } from './scan.js';
 
 const BACKEND = 'redis';
-/** Keys asked of SCAN per round trip while listing messages. */
-const SCAN_BATCH = 1000;
 
 /** `SET key value NX`, with `EX ttl` when the record expires: true when this call wrote it. */
-async function setIfAbsent(client: Redis, key: string, value: string, ttl: TtlSeconds): Promise<boolean> {
+async function setIfAbsent(client: RedisClient, key: string, value: string, ttl: TtlSeconds): Promise<boolean> {
   const reply = ttl > 0 ? await client.set(key, value, 'EX', ttl, 'NX') : await client.set(key, value, 'NX');
   return reply === 'OK';
 }
@@ -31,7 +30,7 @@ async function setIfAbsent(client: Redis, key: string, value: string, ttl: TtlSe
 /** In REDIS_AUTH_DB. */
 export class RedisSessionStore implements SessionStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -62,7 +61,7 @@ export class RedisSessionStore implements SessionStore {
 /** In REDIS_MAIN_DB. */
 export class RedisMessageStore implements MessageStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -78,18 +77,12 @@ export class RedisMessageStore implements MessageStore {
     });
   }
 
-  /** SCAN for message-shaped keys only, so other data sharing the database is never listed. */
+  /** SCAN (of every master, on a cluster) for message-shaped keys only, so other data sharing the database is never listed. */
   list(limit: number): Promise<MessageRecord[]> {
     return orUnavailable(BACKEND, async () => {
-      const found = new Set<string>();
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.client.scan(cursor, 'MATCH', this.keys.messagePattern, 'COUNT', SCAN_BATCH);
-        cursor = next;
-        for (const key of keys) if (found.size < limit) found.add(key);
-      } while (cursor !== '0' && found.size < limit);
+      const found = await scanKeys(this.client, this.keys.messagePattern, limit);
       // One GET per key rather than MGET: one key per command keeps the store cluster-ready.
-      const values = await Promise.all([...found].map((key) => this.client.get(key)));
+      const values = await Promise.all(found.map((key) => this.client.get(key)));
       return values.flatMap((json) => {
         const record = json === null ? null : decodeMessage(json);
         return record === null ? [] : [record];
