@@ -1,7 +1,7 @@
 /**
- * The shared rate limit's store (src/store/rate-limits.ts) on SQLite and on a real Redis: a fixed
- * window per address that starts at its first request, atomic under concurrent hits, and forgotten
- * when the window ends. Then the server with the store gone: fail open, so the request gets the
+ * The shared rate limit's store (src/store/rate-limits.ts) on SQLite, a real Redis and a real
+ * 3-primary Redis Cluster: a fixed window per address that starts at its first request, atomic
+ * under concurrent hits, and forgotten when the window ends. Then the server with the store gone: fail open, so the request gets the
  * protocol's own 503, never a 500, and counting resumes when the store is back.
  */
 import { after, before, describe, test } from 'node:test';
@@ -10,19 +10,19 @@ import pino from 'pino';
 import { openWriterConnection } from '../../src/backends/sqlite/database.js';
 import { SqliteRateLimitStore } from '../../src/backends/sqlite/rate-limits.js';
 import { WriteBatcher } from '../../src/backends/sqlite/write-batch.js';
-import { RedisRateLimitStore } from '../../src/backends/redis/rate-limits.js';
-import { openRedisConnections } from '../../src/backends/redis/connection.js';
-import { RedisKeys } from '../../src/backends/redis/keys.js';
+import { openRedisStore } from '../../src/backends/redis/index.js';
 import { answers } from '../../src/protocol/answers.js';
 import type { RateLimitCounterStore } from '../../src/store/rate-limits.js';
 import { postForm, request } from '../helpers/http.js';
 import { sleep } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
-import { redisConfigFor } from '../contract/targets.js';
+import { redisClusterConfigFor, redisConfigFor } from '../contract/targets.js';
+import { skipWithoutRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 
 const silent = pino({ level: 'silent' });
 const redisSkip = skipWithoutRedis('the shared rate limit on Redis (test/scale/rate-limit-store.test.ts)');
+const clusterSkip = skipWithoutRedisCluster('the shared rate limit on Redis Cluster (test/scale/rate-limit-store.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
 after(async () => (await redisServer)?.close());
 
@@ -53,9 +53,24 @@ const targets: Array<{ name: string; skip: string | false; open(): Promise<Targe
     name: 'redis',
     skip: redisSkip,
     open: async () => {
-      const connections = openRedisConnections(redisConfigFor(await (redisServer ??= startRedisServer()), 'rl:'), silent);
-      await connections.firstAttempt;
-      return { store: new RedisRateLimitStore(connections.messages, new RedisKeys('rl:')), close: () => connections.close() };
+      const opened = await openRedisStore(redisConfigFor(await (redisServer ??= startRedisServer()), 'rl:'), silent);
+      return { store: opened.rateLimits, close: () => opened.handle.close() };
+    },
+  },
+  {
+    // One key per step, so the counters spread over the masters by address.
+    name: 'a redis cluster',
+    skip: clusterSkip,
+    open: async () => {
+      const cluster = await startRedisCluster();
+      const opened = await openRedisStore(redisClusterConfigFor(cluster, 'rl:'), silent);
+      return {
+        store: opened.rateLimits,
+        close: async () => {
+          await opened.handle.close();
+          await cluster.close();
+        },
+      };
     },
   },
 ];
