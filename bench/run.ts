@@ -41,8 +41,11 @@ const SETTINGS = {
   bareSeconds: 4,
   poolWaitSeconds: 60,
   payloadBytes: 200,
-  /** "embedded", "redis-mariadb" or both, comma-separated; a store whose binaries are missing is skipped. */
-  stores: 'embedded,redis-mariadb',
+  /**
+   * "embedded", "redis-mariadb", "redis-cluster" (a 3-primary / 3-replica Redis Cluster + MariaDB),
+   * comma-separated; a store whose binaries are missing is skipped.
+   */
+  stores: 'embedded,redis-mariadb,redis-cluster',
   /** When set: the server runs with --cpu-prof and writes its profiles here. */
   profileDir: '',
 };
@@ -158,6 +161,8 @@ async function startServer(env: Record<string, string>, cwd: string, settings: S
       LOG_LEVEL: 'info',
       WORKERS: String(settings.workers),
       KEY_POOL_SIZE: String(poolSize),
+      // The operator listener is not measured; its fixed default port would clash with any other server on the machine.
+      ADMIN_PORT: '0',
       // Passed on so a run can measure the server with keys wrapped at rest (issue 10, docs/PERFORMANCE.md).
       ...(process.env.KEY_ENCRYPTION_KEY === undefined ? {} : { KEY_ENCRYPTION_KEY: process.env.KEY_ENCRYPTION_KEY }),
       ...env,
@@ -253,15 +258,26 @@ function embeddedTarget(): StoreTarget {
   };
 }
 
-async function redisMariadbTarget(): Promise<StoreTarget | string> {
-  const missing = ['redis-server', 'mariadbd', 'mariadb-install-db'].filter((binary) => findBinary(binary) === null);
+/** The store a Redis target runs on: one redis-server, or (SPEC §13) a 3-primary / 3-replica cluster. */
+interface RedisUnderTest {
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+async function startRedisUnderTest(kind: 'single' | 'cluster'): Promise<RedisUnderTest> {
+  if (kind === 'single') return (await import('../test/helpers/redis-server.js')).startRedisServer();
+  // The cluster engineer's harness (test/helpers/redis-cluster.ts): six redis-servers on loopback ports.
+  return (await import('../test/helpers/redis-cluster.js')).startRedisCluster();
+}
+
+async function redisMariadbTarget(kind: 'single' | 'cluster' = 'single'): Promise<StoreTarget | string> {
+  const missing = ['redis-server', 'mariadbd', 'mariadb-install-db', ...(kind === 'cluster' ? ['redis-cli'] : [])].filter((binary) => findBinary(binary) === null);
   if (missing.length > 0) return `skipped: ${missing.join(', ')} not installed`;
-  const { startRedisServer } = await import('../test/helpers/redis-server.js');
   const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
-  const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
+  const [redis, mariadb] = await Promise.all([startRedisUnderTest(kind), startMariadbServer()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
   return {
-    name: 'redis+mariadb',
+    name: kind === 'cluster' ? 'redis-cluster+mariadb' : 'redis+mariadb',
     env: { ...redis.env, ...mariadb.env, DATA_DIR: dataDir },
     dataDir,
     async seed(uuids) {
@@ -476,7 +492,14 @@ async function main(): Promise<void> {
   const skipped: Record<string, string> = {};
   let bare: number | undefined;
   for (const store of settings.stores.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const target = store === 'embedded' ? embeddedTarget() : store === 'redis-mariadb' ? await redisMariadbTarget() : `unknown store "${store}"`;
+    const target =
+      store === 'embedded'
+        ? embeddedTarget()
+        : store === 'redis-mariadb'
+          ? await redisMariadbTarget()
+          : store === 'redis-cluster'
+            ? await redisMariadbTarget('cluster')
+            : `unknown store "${store}"`;
     if (typeof target === 'string') {
       skipped[store] = target;
       say(`${store}: ${target}`);

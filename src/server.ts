@@ -118,6 +118,7 @@ export async function startServer(
     maxBodyBytes: config.maxBodyBytes,
     rateLimitMax: config.rateLimitMax,
     rateLimitWindowSeconds: config.rateLimitWindowSeconds,
+    rateLimitStore: backends.rateLimits,
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     keyTagSecret: await resolveLogTagSecret(config.hardening, backends.installationSecrets, log),

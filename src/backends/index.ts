@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import type { UsermetaTable } from '../directory/usermeta.js';
 import type { FailureCounterStore } from '../store/failure-budgets.js';
 import type { SessionRecheckStore } from '../store/session-rechecks.js';
+import type { RateLimitCounterStore } from '../store/rate-limits.js';
 import type { InstallationSecretStore } from '../store/installation-secret.js';
 import type { SessionGuardStore } from '../store/session-guard.js';
 import type { SessionRecordRewriter } from '../store/session-rewrite.js';
@@ -17,6 +18,7 @@ import { openMysqlDirectory } from './mysql/index.js';
 import { openRedisStore } from './redis/index.js';
 import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from './sqlite/database.js';
 import { SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPurge } from './sqlite/credentials.js';
+import { SqliteRateLimitStore } from './sqlite/rate-limits.js';
 import { WalScrubber } from './sqlite/file-safety.js';
 import { SqliteInstallationSecrets } from './sqlite/installation-secrets.js';
 import { scrubbingSessionStore } from './sqlite/scrubbing-sessions.js';
@@ -33,6 +35,8 @@ export interface Backends {
   /** SPEC §10: failure budgets and session recheck marks, in the same store as the sessions. */
   failures: FailureCounterStore;
   rechecks: SessionRecheckStore;
+  /** SPEC §13: the /api rate limit's counters, shared by every process and instance of the store. */
+  rateLimits: RateLimitCounterStore;
   /** SPEC §9: the message log, bookmarks and webhook state, in the same store as the messages. */
   consumer: ConsumerStores;
   usermeta: UsermetaTable;
@@ -108,6 +112,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
         sessions: scrubbingSessionStore(new SqliteSessionStore(db, writes), scrubber),
         failures: new SqliteFailureCounterStore(db, writes),
         rechecks: new SqliteSessionRecheckStore(db, writes),
+        rateLimits: new SqliteRateLimitStore(writes),
         guard: new SqliteSessionGuardStore(writes),
         installationSecrets: new SqliteInstallationSecrets(writes),
         sessionRewriter: new SqliteSessionRewriter(db, writes, scrubber),
@@ -143,6 +148,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     messages: store.messages,
     failures: store.failures,
     rechecks: store.rechecks,
+    rateLimits: store.rateLimits,
     consumer: store.consumer,
     usermeta: directory.usermeta,
     guard: store.guard,

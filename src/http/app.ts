@@ -13,6 +13,8 @@ import { answers, type Code } from '../protocol/answers.js';
 import { API_PATH, dispatch, isAnswer } from '../protocol/request.js';
 import type { ProtocolService } from '../protocol/service.js';
 import type { BackendHandle } from '../store/store.js';
+import type { RateLimitCounterStore } from '../store/rate-limits.js';
+import { sharedRateLimitStore } from './shared-rate-limit.js';
 import { handleError, sendAnswer } from './errors.js';
 import { multipartFields, urlencodedFields } from './form-fields.js';
 import { keyTag } from './key-tag.js';
@@ -50,6 +52,8 @@ export interface AppOptions {
   /** Requests per client address per window on /api; 0 = no limit. */
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
+  /** SPEC §13: where the rate limit counts (the store every instance shares); absent = in this process only. */
+  rateLimitStore?: RateLimitCounterStore;
   /** Fastify's trustProxy: false, a hop count, or the proxies' addresses (TRUST_PROXY). */
   trustProxy: boolean | number | string[];
   /** Browser origins allowed by CORS; empty or absent = none (no CORS headers, no preflight), `['*']` = any. */
@@ -158,6 +162,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       global: false,
       max: options.rateLimitMax,
       timeWindow: options.rateLimitWindowSeconds * 1000,
+      // A store that fails lets the request through uncounted (fail open; shared-rate-limit.ts says why).
+      ...(options.rateLimitStore === undefined ? {} : { store: sharedRateLimitStore(options.rateLimitStore, log), skipOnError: true }),
       errorResponseBuilder: (request, context) =>
         new HttpProblem(answers.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000)))),
     });

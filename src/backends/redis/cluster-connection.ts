@@ -119,6 +119,9 @@ export function openClusterConnections(config: RedisConfig, nodes: readonly Clus
   );
   // One log line per node outage and one per return, not one per reconnect attempt.
   let started = false;
+  // Not outages: before 'ready' the first slot refresh drops every seed node that holds no slots
+  // (the replicas: this client talks to masters only), and closing drops every node. Without
+  // this, every process (and every admin command) started with one warning per replica seed.
   let closing = false;
   let lastError: string | undefined;
   cluster.on('error', (error: Error) => {
@@ -128,7 +131,7 @@ export function openClusterConnections(config: RedisConfig, nodes: readonly Clus
     lastError = `${address}: ${error.message}`;
   });
   cluster.on('-node', (node: Redis) => {
-    if (closing) return;
+    if (closing || !started) return;
     log.warn({ backend: 'redis', node: nodeKey(node), reason: lastError }, 'redis cluster node unreachable: requests for its slots get 503 until it or its replica answers');
   });
   cluster.on('+node', (node: Redis) => {

@@ -11,6 +11,7 @@ import { DEFAULT_WAIT_TIMEOUT_MS } from '../../config/redis-failover.js';
 import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
+import { RedisRateLimitStore } from './rate-limits.js';
 import { RedisKeys } from './keys.js';
 import { RedisLogRepair } from './log-repair.js';
 import { RedisSessionGuardStore } from './session-guard.js';
@@ -28,6 +29,8 @@ export interface RedisStore {
   /** SPEC §10, in REDIS_MAIN_DB (keys.ts says why). */
   failures: RedisFailureCounterStore;
   rechecks: RedisSessionRecheckStore;
+  /** SPEC §13: the /api rate limit's counters, in REDIS_MAIN_DB (keys.rateLimit). */
+  rateLimits: RedisRateLimitStore;
   /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
   guard: RedisSessionGuardStore;
   installationSecrets: RedisInstallationSecrets;
@@ -61,6 +64,7 @@ export async function openRedisStore(
     sessions: new RedisSessionStore(connections.sessions, keys, sessionsWait),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
+    rateLimits: new RedisRateLimitStore(connections.messages, keys),
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),

@@ -6,6 +6,7 @@
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX><client key>                    → session record JSON
  *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX>failures:<subject>               → failure count (SPEC §10), expires with its window
  *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX>recheck:<client key>             → "1" while the session needs no directory recheck (SPEC §10)
+ *   REDIS_MAIN_DB: <REDIS_KEY_PREFIX>ratelimit:<client address>       → /api requests in the address's window (RATE_LIMIT_MAX, SPEC §13), expires with it
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX><client key>#guard              → hash: that session's CBC content
  *                  claims and invalid-envelope count (SPEC §10, §11; session-guard.ts)
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX>#secret:<name>                  → an installation secret (the log tag key)
@@ -43,6 +44,7 @@
  *   <prefix>recheck:{<client key>}       the session's recheck mark
  *   <prefix>deleted:{<client key>}       the session's consumer-deleted ids
  *   <prefix>failures:<subject>           a failure budget's counter (no tag: one key per step)
+ *   <prefix>ratelimit:<client address>  the /api rate limit's counter of one address (no tag: one key per step)
  *   <prefix>secret:<name>                an installation secret
  *   <prefix>{sms-log}:…                  the §9 log's keys, as above
  *
@@ -107,6 +109,11 @@ export class RedisKeys {
   /** In REDIS_MAIN_DB: a failure budget's counter. */
   failures(subject: string): string {
     return `${this.prefix}failures:${subject}`;
+  }
+
+  /** In REDIS_MAIN_DB: the shared request rate limit's counter of one client address (rate-limits.ts); not 64 hex, so never a message. */
+  rateLimit(address: string): string {
+    return `${this.prefix}ratelimit:${address}`;
   }
 
   /** In REDIS_MAIN_DB: present while the session's directory recheck is not due. */
