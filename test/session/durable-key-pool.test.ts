@@ -21,6 +21,7 @@ import { RedisKeys } from '../../src/backends/redis/keys.js';
 import { Code } from '../../src/protocol/answers.js';
 import { decodeSession } from '../../src/store/store.js';
 import { findBinary } from '../helpers/real-backends.js';
+import { admin } from '../helpers/server-process.js';
 import { AUTH_DB } from '../contract/targets.js';
 import { DEPLOYMENTS, redisOf, skipFor, startHarness, type Deployment, type Harness } from '../hardening/harness.js';
 
@@ -245,6 +246,17 @@ for (const deployment of DEPLOYMENTS) {
       const stored = await storedKeyOf(h, 'w2');
       assert.equal(opensslPublicKey(stored, K2), pem, 'stored under the new key');
       assert.equal(opensslPublicKey(stored, K1), null);
+    });
+
+    test('admin sessions rewrap drops the pooled pairs under the previous key, so it can be removed', async () => {
+      const underK1 = seen.find((entry) => entry.wrap !== 'plain')?.wrap;
+      assert.ok(underK1 !== undefined);
+      const output = admin({ ...h.env, KEY_ENCRYPTION_KEY: K2, KEY_ENCRYPTION_KEY_PREVIOUS: K1 }, 'sessions', 'rewrap');
+      assert.match(output, /pooled key pairs under another key discarded: \d+/);
+      const left = await poolOf(h, deployment);
+      seen.push(...left);
+      assert.ok(!left.some((entry) => entry.wrap === underK1), 'no entry under the previous key is left');
+      for (const entry of left) assert.equal(opensslPublicKey(entry.storedPrivateKey, K2), entry.publicKeyPem);
     });
 
     test('a changed SESSION_KEY_BITS never hands out a key of the old size, and the old entries are deleted', async () => {
