@@ -20,7 +20,8 @@ export interface ColdStartSettings {
   coldStartAuths: number;
   coldStartConcurrency: number;
   workers: number;
-  poolWaitSeconds: number;
+  /** How long the pool may take to fill before the restart (nice 19: slow on a busy machine). */
+  coldStartPoolWaitSeconds: number;
   /** When set: the restarted server runs with --cpu-prof and writes its profiles here. */
   profileDir: string;
 }
@@ -138,7 +139,7 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
   let poolReady: boolean;
   try {
     await filling.listening;
-    poolReady = await until(() => filling.events.some((event) => event.msg === 'key pool ready'), settings.poolWaitSeconds * 1000);
+    poolReady = await until(() => filling.events.some((event) => event.msg === 'key pool ready'), settings.coldStartPoolWaitSeconds * 1000);
   } finally {
     await filling.stop();
   }
@@ -196,4 +197,4 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
 }
 
 /** The default concurrency: the whole burst at once, as a reconnect storm arrives. */
-export const COLD_START_DEFAULTS = { coldStartAuths: 200, coldStartConcurrency: 200 } as const;
+export const COLD_START_DEFAULTS = { coldStartAuths: 200, coldStartConcurrency: 200, coldStartPoolWaitSeconds: 600 };
