@@ -67,7 +67,7 @@ interface Started {
 function start(env: Record<string, string>, cwd: string, profile: string[]): Started {
   const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: Array<Record<string, unknown>> = [];

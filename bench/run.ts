@@ -161,6 +161,8 @@ async function startServer(env: Record<string, string>, cwd: string, settings: S
       LOG_LEVEL: 'info',
       WORKERS: String(settings.workers),
       KEY_POOL_SIZE: String(poolSize),
+      // No operator listener: its fixed default port collides with any other server on the machine.
+      ADMIN_PORT: '0',
       // Passed on so a run can measure the server with keys wrapped at rest (issue 10, docs/PERFORMANCE.md).
       ...(process.env.KEY_ENCRYPTION_KEY === undefined ? {} : { KEY_ENCRYPTION_KEY: process.env.KEY_ENCRYPTION_KEY }),
       ...env,
