@@ -12,8 +12,8 @@
  * this SESSION_KEY_BITS, it makes one pair at a time in its nice-19 helper process (which also
  * wraps it, so the event loop pays nothing) and adds it with a count-checked add: the pool never
  * holds more than KEY_POOL_SIZE, and when it fills, each other process wastes at most the one
- * pair it was making. A full pool is looked at again every `pollMs`, and at once after a take
- * here. When the pool is empty an auth falls back to the in-process SessionKeyPool (on-demand
+ * pair it was making. A full pool is counted again every `pollMs` (so a burst of takes is not
+ * slowed by refills), and at once when a take here found it empty. When the pool is empty an auth falls back to the in-process SessionKeyPool (on-demand
  * generation, bounded by KEY_WAIT_LIMIT: the 503 when too many wait).
  */
 import type { Logger } from 'pino';
@@ -81,6 +81,8 @@ export class DurableKeyPool implements SessionKeySource {
     this.size = Math.max(0, Math.floor(options.size));
     this.pollMs = options.pollMs ?? 1000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
+    // Constructed before the server listens: the helper's spawn must not land in the first burst.
+    if (this.size > 0) options.generator.warm?.();
   }
 
   /** Begins filling in the background (after the server listens: start-up is not slowed). */
@@ -98,8 +100,9 @@ export class DurableKeyPool implements SessionKeySource {
       for (let skipped = 0; skipped < MAX_SKIPPED_PER_TAKE; skipped++) {
         const entry = await this.options.store.take(this.options.bits);
         if (entry === null) break;
+        // The filler notices at its next count (pollMs): refilling waits until a burst is over
+        // rather than competing with it, and a pool sized for the burst does not need it sooner.
         this.known = Math.max(0, this.known - 1);
-        this.wake();
         const pair = this.inCurrentForm(entry);
         if (pair === null) continue;
         this.fromPool += 1;
@@ -111,6 +114,7 @@ export class DurableKeyPool implements SessionKeySource {
         this.drainNoted = true;
         this.options.log?.warn({ size: this.size }, 'key pool empty; generating session keys on demand');
       }
+      // Empty: refilling starts now (at nice 19, so it takes only CPU that requests leave over).
       this.wake();
     }
     this.onDemand += 1;
@@ -221,7 +225,7 @@ export class DurableKeyPool implements SessionKeySource {
     }
   }
 
-  /** Waits `ms`, or less when woken (a take here, or stop). */
+  /** Waits `ms`, or less when woken (a take that found the pool empty, or stop). */
   private pause(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
