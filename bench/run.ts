@@ -265,6 +265,8 @@ async function redisMariadbTarget(): Promise<StoreTarget | string> {
   const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
   const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
+  // Outside seed(): the cold-start phase (bench/cold-start.ts) seeds a second time.
+  let wpUserId = 1000;
   return {
     name: 'redis+mariadb',
     env: { ...redis.env, ...mariadb.env, DATA_DIR: dataDir },
@@ -276,7 +278,6 @@ async function redisMariadbTarget(): Promise<StoreTarget | string> {
         silent,
       );
       const directory = new Directory(opened.usermeta, META_KEYS, silent);
-      let wpUserId = 1000;
       for (const uuid of uuids) {
         await directory.addUser(uuid, String(wpUserId++));
         await directory.addDevice(uuid, DEVICE, 'Bench device');
