@@ -189,7 +189,10 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
       server_cpu_ms_per_auth: round((cpuUsed / count) * 1000, 2),
       warnings,
     };
-    say(`${target.name}: cold start: p50 ${cold.p50_ms} ms p99 ${cold.p99_ms} ms max ${cold.max_ms} ms, burst ${cold.burst_ms} ms, ${errors} errors`);
+    say(
+      `${target.name}: cold start: p50 ${cold.p50_ms} ms p99 ${cold.p99_ms} ms max ${cold.max_ms} ms, burst ${cold.burst_ms} ms, ` +
+        `${errors} errors, server CPU ${cold.server_cpu_ms_per_auth} ms per auth, pool drained in ${cold.pool_drained_in} workers`,
+    );
     return cold;
   } finally {
     await server.stop();
