@@ -26,6 +26,7 @@ import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { findBinary } from '../test/helpers/real-backends.js';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad, type LoadResult } from './load.js';
+import { benchColdStart, COLD_START_DEFAULTS, type ColdStartResult } from './cold-start.js';
 import { rsaCeiling } from './rsa-ceiling.js';
 
 const SETTINGS = {
@@ -48,6 +49,8 @@ const SETTINGS = {
   stores: 'embedded,redis-mariadb,redis-cluster',
   /** When set: the server runs with --cpu-prof and writes its profiles here. */
   profileDir: '',
+  /** Issue 15, bench/cold-start.ts: auths in the burst after a restart with a filled pool (0 = no such phase), and how many at once. */
+  ...COLD_START_DEFAULTS,
 };
 type Settings = typeof SETTINGS;
 
@@ -276,6 +279,8 @@ async function redisMariadbTarget(kind: 'single' | 'cluster' = 'single'): Promis
   const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
   const [redis, mariadb] = await Promise.all([startRedisUnderTest(kind), startMariadbServer()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
+  // Outside seed(): the cold-start phase (bench/cold-start.ts) seeds a second time.
+  let wpUserId = 1000;
   return {
     name: kind === 'cluster' ? 'redis-cluster+mariadb' : 'redis+mariadb',
     env: { ...redis.env, ...mariadb.env, DATA_DIR: dataDir },
@@ -287,7 +292,6 @@ async function redisMariadbTarget(kind: 'single' | 'cluster' = 'single'): Promis
         silent,
       );
       const directory = new Directory(opened.usermeta, META_KEYS, silent);
-      let wpUserId = 1000;
       for (const uuid of uuids) {
         await directory.addUser(uuid, String(wpUserId++));
         await directory.addDevice(uuid, DEVICE, 'Bench device');
@@ -334,8 +338,8 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
   say(`${target.name}: seeding ${uuids.length} users (+${warmupUuids.length} for the warm-up)`);
   await target.seed([...uuids, ...warmupUuids]);
 
-  // Enough keys in every worker's pool for its share of the auths, with room for an uneven share.
-  const poolSize = Math.ceil(((settings.sessions + settings.warmupAuths) / settings.workers) * 1.6) + 2;
+  // Issue 15: one pool shared by every worker, with enough keys for every auth of this phase.
+  const poolSize = settings.sessions + settings.warmupAuths + 16;
   say(`${target.name}: starting the server (WORKERS=${settings.workers}, KEY_POOL_SIZE=${poolSize})`);
   const server = await startServer(target.env, target.dataDir, settings, poolSize);
   try {
@@ -490,6 +494,7 @@ async function main(): Promise<void> {
 
   const runs: StoreRun[] = [];
   const skipped: Record<string, string> = {};
+  const coldStarts: Record<string, ColdStartResult> = {};
   let bare: number | undefined;
   for (const store of settings.stores.split(',').map((s) => s.trim()).filter(Boolean)) {
     const target =
@@ -508,6 +513,7 @@ async function main(): Promise<void> {
     try {
       const { run, submitBodies } = await benchStore(target, settings);
       runs.push(run);
+      if (settings.coldStartAuths > 0) coldStarts[target.name] = await benchColdStart(target, settings, say);
       if (bare === undefined) {
         say(`ceiling 2: bare Fastify form endpoint, ${settings.workers} processes, ${settings.bareSeconds} s`);
         bare = await bareCeiling(settings, submitBodies);
@@ -545,6 +551,7 @@ async function main(): Promise<void> {
     },
     submits_to_lower_ceiling: first === undefined ? undefined : round(first.submit.per_s / lowerFor(first), 3),
     runs: runs.map((run) => ({ ...run, submits_to_lower_ceiling: round(run.submit.per_s / lowerFor(run), 3) })),
+    cold_start: coldStarts,
     skipped,
     seconds: round((Date.now() - started) / 1000),
   };

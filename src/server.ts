@@ -14,6 +14,7 @@ import { ProtocolService } from './protocol/service.js';
 import { SessionHardening } from './protocol/session-hardening.js';
 import { DEFAULT_KEYS_PER_SESSION, SessionKeyCache } from './session/key-cache.js';
 import { generateSessionKeyPair } from './session/key-pair.js';
+import { DurableKeyPool } from './session/durable-key-pool.js';
 import { SessionKeyPool } from './session/key-pool.js';
 import { LowPriorityKeyGenerator } from './session/keygen-process.js';
 import { keyWrapFor, warnIfKeysInTheClear } from './session/key-wrap-config.js';
@@ -28,7 +29,7 @@ export interface RunningServer {
   log: Logger;
   /** The address actually bound (PORT=0 picks a free port). */
   url: string;
-  keys: SessionKeyPool;
+  keys: DurableKeyPool;
   /** SPEC §9: the consumer service, webhooks, and the hooks for metrics (lag, delivery results). */
   consumer: ConsumerSide;
   /** The OpenAPI document of this app's routes (SPEC §12), for the operator listener. */
@@ -55,16 +56,26 @@ export async function startServer(
 ): Promise<RunningServer> {
   const backends = await openBackends(config, log);
   const bits = config.sessionKeyBits;
-  const keys = new SessionKeyPool({
+  const keyWrap = keyWrapFor(config.hardening);
+  const generator = new LowPriorityKeyGenerator(bits);
+  // Issue 15: the shared pool in the store; this process's own pool is only the on-demand fallback.
+  const keys = new DurableKeyPool({
+    store: backends.keyPool,
+    bits,
     size: config.keyPoolSize,
-    background: new LowPriorityKeyGenerator(bits),
-    onDemand: () => generateSessionKeyPair(bits),
-    // Together the processes may generate on demand on every core, not more: the rest waits its turn.
-    onDemandConcurrency: Math.max(1, Math.floor(availableParallelism() / config.workers)),
-    maxWaiting: config.hardening.keyWaitLimit,
+    keyWrap,
+    generator,
+    fallback: new SessionKeyPool({
+      size: 0,
+      background: generator,
+      onDemand: () => generateSessionKeyPair(bits),
+      // Together the processes may generate on demand on every core, not more: the rest waits its turn.
+      onDemandConcurrency: Math.max(1, Math.floor(availableParallelism() / config.workers)),
+      maxWaiting: config.hardening.keyWaitLimit,
+      log,
+    }),
     log,
   });
-  const keyWrap = keyWrapFor(config.hardening);
   warnIfKeysInTheClear(config, log);
   const directory = new Directory(
     backends.usermeta,
@@ -147,7 +158,7 @@ export async function startServer(
         () => [],
       ),
     ),
-    sampleKeyPool(() => keys.stats().ready),
+    sampleKeyPool(() => keys.available()),
     sampleBackends(() =>
       Promise.all(
         backends.handles.map((backend) =>

@@ -10,6 +10,7 @@ import type { FailureCounterStore } from '../store/failure-budgets.js';
 import type { SessionRecheckStore } from '../store/session-rechecks.js';
 import type { RateLimitCounterStore } from '../store/rate-limits.js';
 import type { InstallationSecretStore } from '../store/installation-secret.js';
+import type { KeyPoolStore } from '../store/key-pool-store.js';
 import type { SessionGuardStore } from '../store/session-guard.js';
 import type { SessionRecordRewriter } from '../store/session-rewrite.js';
 import type { ConsumerStores } from '../store/message-log.js';
@@ -21,6 +22,7 @@ import { SqliteFailureCounterStore, SqliteSessionRecheckStore, startCredentialPu
 import { SqliteRateLimitStore } from './sqlite/rate-limits.js';
 import { WalScrubber } from './sqlite/file-safety.js';
 import { SqliteInstallationSecrets } from './sqlite/installation-secrets.js';
+import { SqliteKeyPoolStore } from './sqlite/key-pool.js';
 import { scrubbingSessionStore } from './sqlite/scrubbing-sessions.js';
 import { SqliteSessionGuardStore, startSessionGuardPurge } from './sqlite/session-guard.js';
 import { SqliteSessionRewriter } from './sqlite/session-rewrite.js';
@@ -46,6 +48,8 @@ export interface Backends {
   installationSecrets: InstallationSecretStore;
   /** For `admin sessions rewrap`. */
   sessionRewriter: SessionRecordRewriter;
+  /** Issue 15: the shared pool of pre-generated session key pairs, beside the sessions. */
+  keyPool: KeyPoolStore;
   /** Every distinct backend in use, for /readyz and shutdown. */
   handles: BackendHandle[];
   /** One line for the start-up log: which backend serves what. */
@@ -116,6 +120,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
         guard: new SqliteSessionGuardStore(writes),
         installationSecrets: new SqliteInstallationSecrets(writes),
         sessionRewriter: new SqliteSessionRewriter(db, writes, scrubber),
+        keyPool: new SqliteKeyPoolStore(db, writes, () => scrubber.request()),
         messages: new SqliteLoggedMessageStore(db, writes),
         consumer: sqliteConsumerStores(db, writes),
         handle,
@@ -154,6 +159,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     guard: store.guard,
     installationSecrets: store.installationSecrets,
     sessionRewriter: store.sessionRewriter,
+    keyPool: store.keyPool,
     handles,
     description: { directory: directory.description, store: store.description },
     close: async () => {

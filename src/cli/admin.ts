@@ -159,6 +159,10 @@ async function run(argv: string[], config: Config): Promise<void> {
           `unreadable with the configured keys: ${report.unreadable}, changed meanwhile: ${report.changedMeanwhile}`,
       );
       if (report.unreadable > 0) process.exitCode = 1;
+      // Issue 15: unused pooled pairs under another key are dropped rather than re-wrapped (the
+      // pool refills), so KEY_ENCRYPTION_KEY_PREVIOUS can be removed right after this command.
+      const discarded = await backends.keyPool.discardOtherWraps(keyWrapFor(config.hardening).tag);
+      print(`pooled key pairs under another key discarded: ${discarded}`);
     } else {
       throw new UsageError(area === undefined ? 'missing command' : `unknown command: ${positionals.join(' ')}`);
     }

@@ -83,7 +83,7 @@ export interface Config {
   corsOrigins: string[];
   /** Server processes sharing the port (WORKERS); 1 = no cluster, everything in this process. */
   workers: number;
-  /** Session key pairs each process keeps ready (KEY_POOL_SIZE); 0 = generate each one when asked. */
+  /** Session key pairs kept ready in the store, shared by every process and instance (KEY_POOL_SIZE, issue 15); 0 = generate each one when asked. */
   keyPoolSize: number;
   /** Sessions per process whose parsed private key and unwrapped AES keys are kept (KEY_CACHE_SESSIONS); 0 = none. */
   keyCacheSessions: number;
@@ -178,6 +178,12 @@ function readCorsOrigins(read: Reader): string[] {
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 /** SESSION_TTL_SECONDS when unset (a week); exported for stores opened without a Config. */
 export const DEFAULT_SESSION_TTL_SECONDS = 604800;
+/**
+ * Issue 15: the shared key pool's size. A reconnect storm of a few hundred devices after a deploy
+ * takes no key generation; ~2.4 KB per entry (1.2 MB at RSA-2048); refilled from empty in ~75 s at
+ * ~7 keys/s on two idle cores (docs/CONFIGURATION.md).
+ */
+export const DEFAULT_KEY_POOL_SIZE = 512;
 const REDIS_SETTINGS = [
   'REDIS_URL',
   'REDIS_HOST',
@@ -254,7 +260,7 @@ export function readConfig(env: Env): Config {
     trustProxy: readTrustProxy(read),
     credentials: readCredentialSettings(read),
     workers: read.integer('WORKERS', availableParallelism(), 1, 256),
-    keyPoolSize: read.integer('KEY_POOL_SIZE', 64, 0, 100_000),
+    keyPoolSize: read.integer('KEY_POOL_SIZE', DEFAULT_KEY_POOL_SIZE, 0, 100_000),
     keyCacheSessions: read.integer('KEY_CACHE_SESSIONS', 4096, 0, 1_000_000),
     corsOrigins: readCorsOrigins(read),
     hardening: readHardeningConfig(read, env),

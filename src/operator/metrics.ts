@@ -98,7 +98,9 @@ const consumerLagSamplers: Array<Sampler<ReadonlyArray<{ consumer: string; lag: 
 
 new Gauge({
   name: metricNames.keyPoolAvailable,
-  help: 'Session key pairs ready in the pools (summed over the worker processes)',
+  help: 'Session key pairs ready in the shared key pool (issue 15: in the store, one pool for every process and instance)',
+  // Every process counts the same shared pool: the same number, not one to add up.
+  aggregator: 'max',
   registers: [registry],
   async collect() {
     const values = await Promise.all(keyPoolSamplers.map((sample) => sample()));

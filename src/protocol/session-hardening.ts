@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Directory } from '../directory/directory.js';
 import { ACCEPT_ALL, type EnvelopePolicy, type OpenedEnvelope } from '../envelope/index.js';
 import type { SessionKeyCache } from '../session/key-cache.js';
-import type { SessionKeyPair, SessionKeySource } from '../session/key-pair.js';
+import type { SessionKeySource, TakenKeyPair } from '../session/key-pair.js';
 import { NO_KEY_WRAP, type KeyWrap } from '../session/key-wrap.js';
 import { SharedKeyTake, type SharedPair } from '../session/shared-take.js';
 import type { SessionGuardStore, SessionScope } from '../store/session-guard.js';
@@ -51,7 +51,7 @@ export class SessionHardening {
   private readonly keyWrap: KeyWrap;
   private readonly limit: number;
   private shared: SharedKeyTake | undefined;
-  private readonly wrapped = new WeakMap<SessionKeyPair, string>();
+  private readonly wrapped = new WeakMap<TakenKeyPair, string>();
 
   constructor(private readonly options: HardeningOptions) {
     this.policy = options.policy ?? ACCEPT_ALL;
@@ -63,17 +63,20 @@ export class SessionHardening {
   async takePair(keys: SessionKeySource, clientKey: string): Promise<AuthPair> {
     this.shared ??= new SharedKeyTake(keys, this.options.log);
     const shared = await this.shared.take(clientKey);
-    // Wrapped once per pair, not per sharer: the PBKDF2 and encryption cost ~2 ms.
-    let stored = this.wrapped.get(shared.pair);
-    if (stored === undefined) {
+    // Wrapped once per pair, not per sharer: the PBKDF2 and encryption cost ~2 ms. A pair from
+    // the durable pool (issue 15) is stored in its record's form already: no crypto at all.
+    const pair = shared.pair;
+    let stored = 'storedPrivateKey' in pair ? pair.storedPrivateKey : this.wrapped.get(pair);
+    if (stored === undefined && 'privateKeyPem' in pair) {
       try {
-        stored = this.keyWrap.wrap(shared.pair.privateKeyPem);
+        stored = this.keyWrap.wrap(pair.privateKeyPem);
       } catch (error) {
         shared.release();
         throw error;
       }
-      this.wrapped.set(shared.pair, stored);
+      this.wrapped.set(pair, stored);
     }
+    if (stored === undefined) throw new Error('a key pair with no private key');
     return {
       pair: shared.pair,
       get used() {

@@ -13,9 +13,22 @@ export interface SessionKeyPair {
   privateKeyPem: string;
 }
 
+/**
+ * A pair from the durable pool (issue 15): the private key already in the form the session
+ * record stores (wrapped under KEY_ENCRYPTION_KEY when set), so an auth does no crypto with it.
+ */
+export interface StoredKeyPair {
+  publicKeyPem: string;
+  /** Exactly the record's `private_key`. Never logged. */
+  storedPrivateKey: string;
+}
+
+/** What an auth gets: a fresh pair, or one in its stored form. */
+export type TakenKeyPair = SessionKeyPair | StoredKeyPair;
+
 /** Where auth takes its key pairs from: generated on demand, or a pool made ahead of time. */
 export interface SessionKeySource {
-  take(): Promise<SessionKeyPair>;
+  take(): Promise<TakenKeyPair>;
 }
 
 /** Generates an RSA key pair (e = 65537) on libuv's thread pool, so the event loop keeps serving. */

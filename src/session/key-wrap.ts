@@ -10,7 +10,7 @@
  * and takes a plain PKCS#8 PEM as it is (records written before the setting; `admin sessions
  * rewrap` converts them).
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 
 const ENCRYPTED_PEM_HEADER = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
 /** OpenSSL's name for the PBES2 content cipher. */
@@ -33,11 +33,33 @@ export function isWrapped(pem: string): boolean {
   return pem.trimStart().startsWith(ENCRYPTED_PEM_HEADER);
 }
 
+/** KeyWrap.tag of keys stored unencrypted. */
+export const PLAIN_TAG = 'plain';
+
 export class KeyWrap {
   private readonly readers: readonly string[];
+  /**
+   * Names the key new records are written under without revealing it: "plain", or "kek:" and 16
+   * hex digits of a SHA-256 of the passphrase (a random 32-byte key: the digest gives nothing
+   * away). Pooled keys carry it (issue 15), so a take knows without any crypto whether an entry
+   * is already in the current form.
+   */
+  readonly tag: string;
 
   constructor(private readonly keys: KeyWrapKeys) {
     this.readers = [...(keys.current === undefined ? [] : [keys.current]), ...(keys.previous ?? [])];
+    this.tag =
+      keys.current === undefined
+        ? PLAIN_TAG
+        : `kek:${createHash('sha256').update('secure-message-server key wrap tag\0').update(keys.current).digest('hex').slice(0, 16)}`;
+  }
+
+  /**
+   * The PKCS#8 export options of the stored form, for making a key directly in it (the key pool's
+   * helper process, which then never hands a plain private key over); undefined = plain.
+   */
+  exportOptions(): { cipher: string; passphrase: string } | undefined {
+    return this.keys.current === undefined ? undefined : { cipher: CIPHER, passphrase: this.keys.current };
   }
 
   /** Whether records are written wrapped. */

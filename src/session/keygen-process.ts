@@ -9,12 +9,23 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { SessionKeyBits } from '../config/config.js';
-import type { SessionKeyPair } from './key-pair.js';
+import type { SessionKeyPair, StoredKeyPair } from './key-pair.js';
 
 /** Where a key pool gets its pairs in the background. */
 export interface KeyPairGenerator {
   generate(): Promise<SessionKeyPair>;
   /** Stops the generator now; pending generations reject. */
+  close(): Promise<void>;
+}
+
+/** PKCS#8 export options of the stored form (KeyWrap.exportOptions); undefined = plain. */
+export type StoredForm = { cipher: string; passphrase: string } | undefined;
+
+/** Where the durable pool (issue 15) gets its pairs: made directly in the form a session record stores. */
+export interface StoredKeyPairGenerator {
+  generateStored(form: StoredForm): Promise<StoredKeyPair>;
+  /** Gets ready now (before the server listens), so the first generation costs a request nothing. */
+  warm?(): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +35,10 @@ const LOWEST_PRIORITY = 19;
 // Plain CommonJS run with -e, so the helper needs neither a build step nor the TypeScript loader.
 // Sync generation on the main thread: the async call would hand the work to libuv's pool, whose
 // threads keep the normal priority. Orphaned (parent gone), it stops after the key in progress.
+// A request with a cipher and passphrase (the durable pool, KEY_ENCRYPTION_KEY set) gets the
+// private key already encrypted, as KeyWrap.wrap makes it: the wrap costs the server's event
+// loop nothing, and the plain key never crosses the pipe. The passphrase travels over the IPC
+// pipe only (never argv or the environment), and the helper keeps nothing between requests.
 const HELPER_SOURCE = `
 const { generateKeyPairSync } = require('node:crypto');
 try { require('node:os').setPriority(${LOWEST_PRIORITY}); } catch {}
@@ -35,7 +50,9 @@ process.on('message', (request) => {
       modulusLength: request.bits,
       publicExponent: 65537,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      privateKeyEncoding: request.form
+        ? { type: 'pkcs8', format: 'pem', cipher: request.form.cipher, passphrase: request.form.passphrase }
+        : { type: 'pkcs8', format: 'pem' },
     });
     reply = { id: request.id, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey };
   } catch (error) {
@@ -58,7 +75,7 @@ interface Pending {
 }
 
 /** Generates one key pair at a time in a low-priority helper process, started on first use. */
-export class LowPriorityKeyGenerator implements KeyPairGenerator {
+export class LowPriorityKeyGenerator implements KeyPairGenerator, StoredKeyPairGenerator {
   private helper: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -72,6 +89,25 @@ export class LowPriorityKeyGenerator implements KeyPairGenerator {
   }
 
   generate(): Promise<SessionKeyPair> {
+    return this.request(undefined);
+  }
+
+  /**
+   * Starts the helper now. Spawning it blocks the event loop for 15–50 ms (measured in the bench's
+   * cold-start burst, where the first refill spawned it mid-burst), so the server does it before
+   * it listens.
+   */
+  warm(): void {
+    if (!this.closed) this.helper ??= this.startHelper();
+  }
+
+  /** A pair whose private key is already in the stored form `form` (issue 15). */
+  async generateStored(form: StoredForm): Promise<StoredKeyPair> {
+    const pair = await this.request(form);
+    return { publicKeyPem: pair.publicKeyPem, storedPrivateKey: pair.privateKeyPem };
+  }
+
+  private request(form: StoredForm): Promise<SessionKeyPair> {
     if (this.closed) return Promise.reject(new Error('key generator closed'));
     const helper = (this.helper ??= this.startHelper());
     const id = this.nextId++;
@@ -79,7 +115,7 @@ export class LowPriorityKeyGenerator implements KeyPairGenerator {
       this.pending.set(id, { resolve, reject });
       // Held open only while an answer is awaited: an idle helper must not keep a stopping process alive.
       helper.channel?.ref();
-      helper.send({ id, bits: this.bits });
+      helper.send(form === undefined ? { id, bits: this.bits } : { id, bits: this.bits, form });
     });
   }
 

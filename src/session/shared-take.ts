@@ -8,11 +8,11 @@
  * `already auth` without trying, so no pair outlives its session in another one.
  */
 import type { Logger } from 'pino';
-import type { SessionKeyPair, SessionKeySource } from './key-pair.js';
+import type { SessionKeySource, TakenKeyPair } from './key-pair.js';
 
 /** A pair handed to one or more concurrent auths of one client key; each must `release` it. */
 export interface SharedPair {
-  pair: SessionKeyPair;
+  pair: TakenKeyPair;
   /** True once some auth created its session with this pair. */
   readonly used: boolean;
   markUsed(): void;
@@ -21,7 +21,7 @@ export interface SharedPair {
 }
 
 interface Flight {
-  taking: Promise<SessionKeyPair>;
+  taking: Promise<TakenKeyPair>;
   holders: number;
   used: boolean;
 }
@@ -52,7 +52,7 @@ export class SharedKeyTake {
       held.holders -= 1;
       if (held.holders === 0 && this.flights.get(clientKey) === held) this.flights.delete(clientKey);
     };
-    let pair: SessionKeyPair;
+    let pair: TakenKeyPair;
     try {
       pair = await held.taking;
     } catch (error) {

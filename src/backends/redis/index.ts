@@ -12,6 +12,7 @@ import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisRateLimitStore } from './rate-limits.js';
+import { RedisKeyPoolStore } from './key-pool.js';
 import { RedisKeys } from './keys.js';
 import { RedisLogRepair } from './log-repair.js';
 import { RedisSessionGuardStore } from './session-guard.js';
@@ -35,6 +36,8 @@ export interface RedisStore {
   guard: RedisSessionGuardStore;
   installationSecrets: RedisInstallationSecrets;
   sessionRewriter: RedisSessionRewriter;
+  /** Issue 15: the shared key pool, in REDIS_AUTH_DB. */
+  keyPool: RedisKeyPoolStore;
   /** SPEC §9: the log, bookmarks and webhook state. */
   consumer: ConsumerStores;
   handle: BackendHandle;
@@ -68,6 +71,7 @@ export async function openRedisStore(
     guard: new RedisSessionGuardStore(connections.sessions, keys),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
+    keyPool: new RedisKeyPoolStore(connections.sessions, keys),
     messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,

@@ -10,6 +10,8 @@
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX><client key>#guard              → hash: that session's CBC content
  *                  claims and invalid-envelope count (SPEC §10, §11; session-guard.ts)
  *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX>#secret:<name>                  → an installation secret (the log tag key)
+ *   REDIS_AUTH_DB: <REDIS_KEY_PREFIX>#keypool:<bits>                 → list: pre-generated session key pairs of
+ *                  that RSA size, JSON each, wrapped as session records are (issue 15; key-pool.ts)
  *
  * The failure and recheck keys live in REDIS_MAIN_DB, where every message key is exactly 64 hex
  * digits, so they can never be mistaken for a message. A <subject> is `key:<64 hex SHA-256 of a
@@ -46,6 +48,7 @@
  *   <prefix>failures:<subject>           a failure budget's counter (no tag: one key per step)
  *   <prefix>ratelimit:<client address>  the /api rate limit's counter of one address (no tag: one key per step)
  *   <prefix>secret:<name>                an installation secret
+ *   <prefix>keypool:<bits>              list: the shared pool of pre-generated key pairs (one slot)
  *   <prefix>{sms-log}:…                  the §9 log's keys, as above
  *
  * Messages spread over every master by id, sessions by client key. Only the log's few keys
@@ -129,6 +132,11 @@ export class RedisKeys {
   /** In REDIS_AUTH_DB: a secret every process of the installation shares. */
   installationSecret(name: string): string {
     return this.cluster ? `${this.prefix}secret:${name}` : `${this.prefix}#secret:${name}`;
+  }
+
+  /** In REDIS_AUTH_DB: the shared pool of pre-generated key pairs of one RSA size (one list: one slot). */
+  keyPool(bits: number): string {
+    return this.cluster ? `${this.prefix}keypool:${bits}` : `${this.prefix}#keypool:${bits}`;
   }
 
   /** SCAN pattern for every key of REDIS_AUTH_DB under the prefix (sessions among them; see isSessionKey); on a cluster, session keys only. */

@@ -9,6 +9,7 @@ import { SESSION_GUARD_SCHEMA } from './session-guard.js';
 import { prepareDataFiles, secureConnection, withBusyRetry } from './file-safety.js';
 import { INSTALLATION_SECRETS_SCHEMA } from './installation-secrets.js';
 import { LOG_SCHEMA } from './log-schema.js';
+import { KEY_POOL_SCHEMA } from './key-pool.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -66,6 +67,7 @@ function schemaSql(tablePrefix: string): string {
     ${INSTALLATION_SECRETS_SCHEMA}
     ${CREDENTIAL_SCHEMA}
     ${LOG_SCHEMA}
+    ${KEY_POOL_SCHEMA}
   `;
 }
 

@@ -1,0 +1,203 @@
+/**
+ * The bench's cold-start phase (issue 15): what a reconnect storm after a deploy or a crash
+ * restart meets. With the shared key pool filled (KEY_POOL_SIZE ≥ the burst), the server is
+ * stopped and started again, and the moment it logs `listening` a burst of `coldStartAuths`
+ * auths arrives, `coldStartConcurrency` at once (default: all of them, one connection each), on
+ * JIT-cold code. Reported: p50/p99/max of each auth (from its request written to its answer
+ * read; the connections are opened first), the burst's wall time from `listening` to the last
+ * answer, errors by kind, how many auths found the pool empty, and the server CPU it took.
+ *
+ * Run by bench/run.ts once per store, on that store's target (its seeded directory and data).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
+import { formPost, percentile, runLoad } from './load.js';
+
+export interface ColdStartSettings {
+  coldStartAuths: number;
+  coldStartConcurrency: number;
+  workers: number;
+  /** How long the pool may take to fill before the restart (nice 19: slow on a busy machine). */
+  coldStartPoolWaitSeconds: number;
+  /** When set: the restarted server runs with --cpu-prof and writes its profiles here. */
+  profileDir: string;
+}
+
+export interface ColdStartTarget {
+  name: string;
+  env: Record<string, string>;
+  dataDir: string;
+  seed(uuids: string[]): Promise<void>;
+}
+
+export interface ColdStartResult {
+  auths: number;
+  concurrency: number;
+  key_pool_size: number;
+  /** Whether the pool was full before the restart. */
+  key_pool_ready: boolean;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  /** From the `listening` line to the last answer (connecting included). */
+  burst_ms: number;
+  errors: number;
+  error_kinds?: Record<string, number>;
+  /** Workers that logged `key pool empty` during the burst (0 = every auth took a pooled pair). */
+  pool_drained_in: number;
+  /** Worker CPU over the burst, per auth. */
+  server_cpu_ms_per_auth: number;
+  warnings: Record<string, number>;
+}
+
+const DEVICE = 'bench-device';
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+interface Started {
+  child: ChildProcess;
+  events: Array<Record<string, unknown>>;
+  listening: Promise<{ url: URL; workers: number[]; at: number }>;
+  stop(): Promise<void>;
+}
+
+/** Starts the server and resolves `listening` on the very line, not on a poll. */
+function start(env: Record<string, string>, cwd: string, profile: string[]): Started {
+  const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const listening = new Promise<{ url: URL; workers: number[]; at: number }>((resolve, reject) => {
+    let pending = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        // Request lines are skipped unparsed: the bench shares the CPU with the server.
+        if (line.includes('"msg":"request"') && !line.includes('"level":4') && !line.includes('"level":5')) continue;
+        let event: Record<string, unknown>;
+        try {
+          event = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        events.push(event);
+        if (event.msg === 'listening') {
+          const workers = Array.isArray(event.workers) ? (event.workers as number[]) : [child.pid ?? 0];
+          resolve({ url: new URL(String(event.url)), workers, at: performance.now() });
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)));
+  });
+  return {
+    child,
+    events,
+    listening,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
+  return condition();
+}
+
+export async function benchColdStart(target: ColdStartTarget, settings: ColdStartSettings, say: (text: string) => void): Promise<ColdStartResult> {
+  const count = settings.coldStartAuths;
+  const uuids = Array.from({ length: count }, () => randomUUID());
+  say(`${target.name}: cold start: seeding ${count} users`);
+  await target.seed(uuids);
+  // The whole burst from the pool, with a margin: what KEY_POOL_SIZE's default is for.
+  const poolSize = count + 16;
+  const env = { ...target.env, WORKERS: String(settings.workers), KEY_POOL_SIZE: String(poolSize) };
+
+  say(`${target.name}: cold start: filling the shared key pool to ${poolSize}`);
+  const filling = start(env, target.dataDir, []);
+  let poolReady: boolean;
+  try {
+    await filling.listening;
+    poolReady = await until(() => filling.events.some((event) => event.msg === 'key pool ready'), settings.coldStartPoolWaitSeconds * 1000);
+  } finally {
+    await filling.stop();
+  }
+  say(`${target.name}: cold start: pool ${poolReady ? 'full' : 'NOT full after the wait'}; restarting, burst of ${count} at ${settings.coldStartConcurrency}`);
+
+  // Built before the restart, so the burst costs the load generator nothing but writes.
+  const profile = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, `cold-start-${target.name}`)}`];
+  const server = start(env, target.dataDir, profile);
+  try {
+    const { url, workers, at } = await server.listening;
+    const host = url.hostname;
+    const port = Number(url.port);
+    const requests = uuids.map((uuid) => formPost(host, port, '/api', { key: `${uuid}${DEVICE}`, status: 'on' }));
+    const cpuBefore = workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const result = await runLoad({ host, port, requests, concurrency: Math.max(1, settings.coldStartConcurrency), keepBodies: true });
+    const burstMs = performance.now() - at;
+    const cpuUsed = workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    let errors = result.transportErrors;
+    const kinds: Record<string, number> = {};
+    result.status.forEach((status, i) => {
+      const body = result.bodies[i] ?? '';
+      if (status === 200 && body.includes('"code":0')) return;
+      if (status === -1) return; // counted as a transport error
+      errors += 1;
+      const kind = `${status} ${body.slice(0, 60)}`;
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    });
+    // Log lines of the burst come after its answers: a moment for them to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const warnings: Record<string, number> = {};
+    for (const event of server.events.filter((e) => Number(e.level) >= 40)) {
+      const kind = String(event.msg);
+      warnings[kind] = (warnings[kind] ?? 0) + 1;
+    }
+    const cold: ColdStartResult = {
+      auths: count,
+      concurrency: Math.min(settings.coldStartConcurrency, count),
+      key_pool_size: poolSize,
+      key_pool_ready: poolReady,
+      p50_ms: round(percentile(result.latencyMs, 50), 2),
+      p99_ms: round(percentile(result.latencyMs, 99), 2),
+      max_ms: round(percentile(result.latencyMs, 100), 2),
+      burst_ms: round(burstMs),
+      errors,
+      ...(Object.keys(kinds).length > 0 ? { error_kinds: kinds } : {}),
+      pool_drained_in: server.events.filter((event) => String(event.msg).startsWith('key pool empty')).length,
+      server_cpu_ms_per_auth: round((cpuUsed / count) * 1000, 2),
+      warnings,
+    };
+    say(
+      `${target.name}: cold start: p50 ${cold.p50_ms} ms p99 ${cold.p99_ms} ms max ${cold.max_ms} ms, burst ${cold.burst_ms} ms, ` +
+        `${errors} errors, server CPU ${cold.server_cpu_ms_per_auth} ms per auth, pool drained in ${cold.pool_drained_in} workers`,
+    );
+    return cold;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The default concurrency: the whole burst at once, as a reconnect storm arrives. */
+export const COLD_START_DEFAULTS = { coldStartAuths: 200, coldStartConcurrency: 200, coldStartPoolWaitSeconds: 600 };
