@@ -6,6 +6,7 @@ import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
 import { openRedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
+import { RedisAcceptedMessageStore } from './accepted-message.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisKeys } from './keys.js';
 import { RedisSessionGuardStore } from './session-guard.js';
@@ -24,6 +25,8 @@ export interface RedisStore {
   rechecks: RedisSessionRecheckStore;
   /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
   guard: RedisSessionGuardStore;
+  /** Issue 15: an accepted submit's session side in one script (accepted-message.ts). */
+  accepted: RedisAcceptedMessageStore;
   installationSecrets: RedisInstallationSecrets;
   sessionRewriter: RedisSessionRewriter;
   /** SPEC §9: the log, bookmarks and webhook state. */
@@ -43,14 +46,17 @@ export async function openRedisStore(
   const keys = new RedisKeys(config.keyPrefix);
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
+  const guard = new RedisSessionGuardStore(connections.sessions, keys);
+  const messages = new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS);
   return {
     sessions: new RedisSessionStore(connections.sessions, keys),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
-    guard: new RedisSessionGuardStore(connections.sessions, keys),
+    guard,
+    accepted: new RedisAcceptedMessageStore(connections.sessions, keys, messages, guard, log),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
+    messages,
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     handle: {
