@@ -26,7 +26,7 @@ import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { findBinary } from '../test/helpers/real-backends.js';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad, type LoadResult } from './load.js';
-import { rsaCeiling } from './rsa-ceiling.js';
+import { rsaCeiling, rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
 
 const SETTINGS = {
   sessions: 80,
@@ -307,6 +307,10 @@ interface StoreRun {
   server_cpu_s_per_1000_submits: number;
   /** The same over the reused-key phase (one wrapped AES key per session: the key cache spares the RSA step). */
   server_cpu_s_per_1000_reused_submits: number;
+  /** CPU ms of one RSA-OAEP decryption in this process next to the submit phase, and the two figures above in those units. */
+  rsa_cpu_ms_per_decrypt_adjacent: number;
+  submit_cpu_in_rsa_decrypts: number;
+  reused_submit_cpu_in_rsa_decrypts: number;
   /** The same over the auth phase (the workers; not the key generator helpers, which are processes of their own). */
   server_cpu_s_per_1000_auths: number;
   /** The same for this process, which generates the load on the same cores. */
@@ -380,6 +384,8 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     say(`${target.name}: ceiling 1 again, next to the submit phase`);
     const rsaAdjacent = (await rsaCeiling(availableParallelism(), settings.ceilingSeconds * 1000)).perSecond;
     say(`${target.name}: ceiling 1: ${round(rsaAdjacent)}/s`);
+    const rsaCpuMs = rsaCpuMsPerDecrypt();
+    say(`${target.name}: one RSA-OAEP decryption: ${round(rsaCpuMs, 3)} ms of CPU`);
 
     const delivered = (status: number, body: string) => status === 200 && body.includes('"message":"delivered"');
     say(`${target.name}: submitting ${submitBodies.length} messages, each with its own wrapped key, at concurrency ${settings.concurrency}`);
@@ -425,6 +431,9 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
         server_cpu_s_per_1000_submits: round((cpuUsed / submit.count) * 1000, 3),
         server_cpu_s_per_1000_auths: round((authCpuUsed / auth.count) * 1000, 3),
         server_cpu_s_per_1000_reused_submits: round((reusedCpuUsed / Math.max(1, reused.count)) * 1000, 3),
+        rsa_cpu_ms_per_decrypt_adjacent: round(rsaCpuMs, 3),
+        submit_cpu_in_rsa_decrypts: round(cpuUsed / submit.count / (rsaCpuMs / 1000), 2),
+        reused_submit_cpu_in_rsa_decrypts: round(reusedCpuUsed / Math.max(1, reused.count) / (rsaCpuMs / 1000), 2),
         load_generator_cpu_s_per_1000_submits: round((loadCpuUsed / submit.count) * 1000, 3),
         warnings: server.warnings().length,
         warning_kinds: warningKinds,
