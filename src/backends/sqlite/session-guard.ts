@@ -55,8 +55,8 @@ export class SqliteSessionGuardStore implements SessionGuardStore {
       `INSERT INTO session_content_claims (session_key, session_created, fingerprint, id)
        VALUES (@key, @created, @fingerprint, @id) ON CONFLICT DO NOTHING`,
     );
-    this.readClaim = db.prepare<{ key: string; fingerprint: string }, { id: string }>(
-      `SELECT id FROM session_content_claims WHERE session_key = @key AND fingerprint = @fingerprint`,
+    this.readClaim = db.prepare<{ key: string; fingerprint: string }, { id: string; session_created: string }>(
+      `SELECT id, session_created FROM session_content_claims WHERE session_key = @key AND fingerprint = @fingerprint`,
     );
     this.deleteClaim = db.prepare<{ key: string; created: string; fingerprint: string; id: string }>(
       `DELETE FROM session_content_claims
@@ -78,12 +78,22 @@ export class SqliteSessionGuardStore implements SessionGuardStore {
     return orUnavailable(BACKEND, () => this.writes.run(() => this.claimNow(scope, fingerprint, id)));
   }
 
-  /** claimContent's work, for a caller already inside a write of the batcher (accepted-message.ts). */
+  /**
+   * claimContent's work, for a caller already inside a write of the batcher (accepted-message.ts).
+   * Issue 15: the earlier sessions' rows are dropped only when one of them holds this fingerprint.
+   * Dropping them on every claim scanned every claim of the key (the primary key starts with the
+   * key; `session_created <> ?` cannot use it), a cost that grew with each CBC message of a long
+   * session. Rows of ended sessions are still never read as this session's, and go with the purge
+   * (startSessionGuardPurge) or the logout (forget), as before.
+   */
   claimNow(scope: SessionScope, fingerprint: string, id: string): string | null {
     const params = { key: scope.clientKey, created: scope.createdAt, fingerprint, id };
-    this.dropOtherSessions.run(params);
     if (this.insertClaim.run(params).changes === 1) return null;
-    return this.readClaim.get(params)?.id ?? null;
+    const held = this.readClaim.get(params);
+    if (held === undefined || held.session_created === scope.createdAt) return held?.id ?? null;
+    this.dropOtherSessions.run(params);
+    this.insertClaim.run(params);
+    return null;
   }
 
   releaseContent(scope: SessionScope, fingerprint: string, id: string): Promise<void> {
