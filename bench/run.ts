@@ -27,7 +27,7 @@ import { findBinary } from '../test/helpers/real-backends.js';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad, type LoadResult } from './load.js';
 import { benchColdStart, COLD_START_DEFAULTS, type ColdStartResult } from './cold-start.js';
-import { rsaCeiling } from './rsa-ceiling.js';
+import { rsaCeiling, rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
 
 const SETTINGS = {
   sessions: 80,
@@ -42,6 +42,8 @@ const SETTINGS = {
   bareSeconds: 4,
   poolWaitSeconds: 60,
   payloadBytes: 200,
+  /** Content encryption of the reused-key phase: AES-GCM, as the client library's key reuse sends (it never reuses a CBC key). */
+  reusedEnc: 'AES-GCM',
   /**
    * "embedded", "redis-mariadb", "redis-cluster" (a 3-primary / 3-replica Redis Cluster + MariaDB),
    * comma-separated; a store whose binaries are missing is skipped.
@@ -323,6 +325,12 @@ interface StoreRun {
   errors: number;
   /** Server CPU seconds per 1000 submits in the unique-key phase, all worker processes together. */
   server_cpu_s_per_1000_submits: number;
+  /** The same over the reused-key phase (one wrapped AES key per session: the key cache spares the RSA step). */
+  server_cpu_s_per_1000_reused_submits: number;
+  /** CPU ms of one RSA-OAEP decryption in this process next to the submit phase, and the two figures above in those units. */
+  rsa_cpu_ms_per_decrypt_adjacent: number;
+  submit_cpu_in_rsa_decrypts: number;
+  reused_submit_cpu_in_rsa_decrypts: number;
   /** The same over the auth phase (the workers; not the key generator helpers, which are processes of their own). */
   server_cpu_s_per_1000_auths: number;
   /** The same for this process, which generates the load on the same cores. */
@@ -379,20 +387,25 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
       const session = live[n % live.length]!;
       return formPost(hostname, port, '/api', { key: session.key, message: encryptEnvelope(session.pem, payload(n, settings.payloadBytes)) });
     });
+    const reusedEnc = settings.reusedEnc === 'AES-CBC' ? 'AES-CBC' : 'AES-GCM';
     const reuse = live.map((session) => {
       const aesKey = randomBytes(32);
-      const first = JSON.parse(encryptEnvelope(session.pem, 'wrap', { aesKey })) as { encryptedKey: string };
+      const first = JSON.parse(encryptEnvelope(session.pem, 'wrap', { aesKey, enc: reusedEnc })) as { encryptedKey: string };
       return { ...session, aesKey, encryptedKey: first.encryptedKey };
     });
     const reusedBodies = Array.from({ length: settings.reusedMessages }, (_, n) => {
       const session = reuse[n % reuse.length]!;
-      const envelope = JSON.parse(encryptEnvelope(session.pem, payload(settings.messages + n, settings.payloadBytes), { aesKey: session.aesKey })) as object;
+      const envelope = JSON.parse(
+        encryptEnvelope(session.pem, payload(settings.messages + n, settings.payloadBytes), { aesKey: session.aesKey, enc: reusedEnc }),
+      ) as object;
       return formPost(hostname, port, '/api', { key: session.key, message: JSON.stringify({ ...envelope, encryptedKey: session.encryptedKey }) });
     });
 
     say(`${target.name}: ceiling 1 again, next to the submit phase`);
     const rsaAdjacent = (await rsaCeiling(availableParallelism(), settings.ceilingSeconds * 1000)).perSecond;
     say(`${target.name}: ceiling 1: ${round(rsaAdjacent)}/s`);
+    const rsaCpuMs = rsaCpuMsPerDecrypt();
+    say(`${target.name}: one RSA-OAEP decryption: ${round(rsaCpuMs, 3)} ms of CPU`);
 
     const delivered = (status: number, body: string) => status === 200 && body.includes('"message":"delivered"');
     say(`${target.name}: submitting ${submitBodies.length} messages, each with its own wrapped key, at concurrency ${settings.concurrency}`);
@@ -406,7 +419,9 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     say(`${target.name}: submit ${submit.per_s}/s p50 ${submit.p50_ms} ms p99 ${submit.p99_ms} ms, ${submit.errors} errors`);
 
     say(`${target.name}: submitting ${reusedBodies.length} messages reusing one wrapped key per session`);
+    const reusedCpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const reusedResult = await runLoad({ host: hostname, port, requests: reusedBodies, concurrency: settings.concurrency, keepBodies: true });
+    const reusedCpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - reusedCpuBefore;
     const reused = summarise(reusedResult, delivered, reusedResult.bodies);
     say(`${target.name}: submit (reused key) ${reused.per_s}/s p50 ${reused.p50_ms} ms p99 ${reused.p99_ms} ms, ${reused.errors} errors`);
 
@@ -435,6 +450,10 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
         errors: auth.errors + submit.errors + reused.errors,
         server_cpu_s_per_1000_submits: round((cpuUsed / submit.count) * 1000, 3),
         server_cpu_s_per_1000_auths: round((authCpuUsed / auth.count) * 1000, 3),
+        server_cpu_s_per_1000_reused_submits: round((reusedCpuUsed / Math.max(1, reused.count)) * 1000, 3),
+        rsa_cpu_ms_per_decrypt_adjacent: round(rsaCpuMs, 3),
+        submit_cpu_in_rsa_decrypts: round(cpuUsed / submit.count / (rsaCpuMs / 1000), 2),
+        reused_submit_cpu_in_rsa_decrypts: round(reusedCpuUsed / Math.max(1, reused.count) / (rsaCpuMs / 1000), 2),
         load_generator_cpu_s_per_1000_submits: round((loadCpuUsed / submit.count) * 1000, 3),
         warnings: server.warnings().length,
         warning_kinds: warningKinds,

@@ -100,6 +100,7 @@ export async function startServer(
     directory,
     sessions: backends.sessions,
     messages: backends.messages,
+    accepted: backends.accepted,
     keys,
     settings: {
       userIdLength: config.userIdLength,

@@ -11,6 +11,7 @@ import type { SessionRecheckStore } from '../store/session-rechecks.js';
 import type { RateLimitCounterStore } from '../store/rate-limits.js';
 import type { InstallationSecretStore } from '../store/installation-secret.js';
 import type { KeyPoolStore } from '../store/key-pool-store.js';
+import type { AcceptedMessageStore } from '../store/accepted-message.js';
 import type { SessionGuardStore } from '../store/session-guard.js';
 import type { SessionRecordRewriter } from '../store/session-rewrite.js';
 import type { ConsumerStores } from '../store/message-log.js';
@@ -30,6 +31,7 @@ import { SqliteLoggedMessageStore, sqliteConsumerStores } from './sqlite/message
 import { SqliteSessionStore, startExpiryPurge } from './sqlite/store.js';
 import { SqliteUsermetaTable } from './sqlite/usermeta.js';
 import { WriteBatcher } from './sqlite/write-batch.js';
+import { SqliteAcceptedMessageStore } from './sqlite/accepted-message.js';
 
 export interface Backends {
   sessions: SessionStore;
@@ -44,6 +46,8 @@ export interface Backends {
   usermeta: UsermetaTable;
   /** Issue 10 (SPEC §10, §11): per-session hardening state, in the session store. */
   guard: SessionGuardStore;
+  /** Issue 15: an accepted submit's claim, record and renewal as one store step (accepted-message.ts). */
+  accepted: AcceptedMessageStore;
   /** Secrets every process of the installation shares (the log tag key), in the session store. */
   installationSecrets: InstallationSecretStore;
   /** For `admin sessions rewrap`. */
@@ -112,16 +116,20 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     redis ??
     (() => {
       const { db, writes, scrubber, handle } = sqlite();
+      const sessions = new SqliteSessionStore(db, writes);
+      const guard = new SqliteSessionGuardStore(writes);
+      const messages = new SqliteLoggedMessageStore(db, writes);
       return {
-        sessions: scrubbingSessionStore(new SqliteSessionStore(db, writes), scrubber),
+        sessions: scrubbingSessionStore(sessions, scrubber),
         failures: new SqliteFailureCounterStore(db, writes),
         rechecks: new SqliteSessionRecheckStore(db, writes),
         rateLimits: new SqliteRateLimitStore(writes),
-        guard: new SqliteSessionGuardStore(writes),
+        guard,
         installationSecrets: new SqliteInstallationSecrets(writes),
         sessionRewriter: new SqliteSessionRewriter(db, writes, scrubber),
         keyPool: new SqliteKeyPoolStore(db, writes, () => scrubber.request()),
-        messages: new SqliteLoggedMessageStore(db, writes),
+        messages,
+        accepted: new SqliteAcceptedMessageStore(writes, { sessions, messages, guard }),
         consumer: sqliteConsumerStores(db, writes),
         handle,
         description: `sqlite (${config.dataDir})`,
@@ -157,6 +165,7 @@ export async function openBackends(config: Config, log: Logger): Promise<Backend
     consumer: store.consumer,
     usermeta: directory.usermeta,
     guard: store.guard,
+    accepted: store.accepted,
     installationSecrets: store.installationSecrets,
     sessionRewriter: store.sessionRewriter,
     keyPool: store.keyPool,

@@ -36,6 +36,8 @@ options:
   --state DIR        where the session is kept (default $XDG_CONFIG_HOME/secure-message or ~/.config/secure-message)
   --cbc              AES-CBC instead of AES-GCM, for servers of the original kind (same as --enc AES-CBC)
   --oaep-hash H      SHA-256 (default) or SHA-1
+  --no-key-reuse     send: a new AES key for every message (by default the AES-GCM messages of one
+                     run share one wrapped key, each under a fresh IV; see the client's keyReuse)
   --minute M         the message's minute (default: the current Unix minute)
   --timeout MS       per request (default 15000)
   --attempts N       tries per request when the server is unreachable or busy (default 5)
@@ -181,6 +183,7 @@ async function run(argv: string[]): Promise<number> {
       cbc: { type: 'boolean' },
       enc: { type: 'string' },
       'oaep-hash': { type: 'string' },
+      'no-key-reuse': { type: 'boolean' },
       minute: { type: 'string' },
       timeout: { type: 'string' },
       attempts: { type: 'string' },
@@ -240,6 +243,7 @@ async function run(argv: string[]): Promise<number> {
       session: state.session,
       enc,
       oaepHash,
+      ...(values['no-key-reuse'] === true ? { keyReuse: false as const } : {}),
       ...common,
       onSession: (session) => {
         // A re-auth after an expired session: keep the new key for the next run.

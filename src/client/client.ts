@@ -4,7 +4,8 @@
  */
 import { Code, Message } from '../protocol/answers.js';
 import { DEVICE_ID_PATTERN, MAX_KEY_LENGTH } from '../protocol/client-key.js';
-import { buildEnvelope, importPublicKey, unixMinute, type ContentEncryption, type Minute, type OaepHash } from './envelope.js';
+import { keyReuseLimits, ReusableContentKey, type KeyReuseLimits, type KeyReuseOptions } from './content-key.js';
+import { buildEnvelope, buildEnvelopeUnder, importPublicKey, unixMinute, type ContentEncryption, type Envelope, type Minute, type OaepHash } from './envelope.js';
 import {
   AlreadyAuthError,
   BadRequestError,
@@ -50,11 +51,21 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Called whenever the held session changes (new key, or none), e.g. to save it. Errors it throws are not caught. */
   onSession?: (session: Session | null) => void | Promise<void>;
+  /**
+   * Issue 15: AES-GCM sends reuse one wrapped AES-256 key per session (and OAEP hash), each message
+   * under a fresh random 96-bit IV, so the server skips the RSA step for all but the first. A new
+   * key is wrapped after `maxMessages` messages (default 65,536), after `maxAgeMs` (default one
+   * hour) and for every new session. `false`: a new key for every message, as before. AES-CBC
+   * never reuses a key. See content-key.ts and docs/SECURITY.md.
+   */
+  keyReuse?: KeyReuseOptions | false;
   /** Default: globalThis.fetch. */
   fetch?: FetchLike;
   /** For tests: how to wait, and where the jitter comes from. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
+  /** For tests: the clock of keyReuse's maxAgeMs (default Date.now). */
+  now?: () => number;
 }
 
 export interface SendOptions {
@@ -103,6 +114,10 @@ export class SecureMessageClient {
   #session: Session | null;
   /** Imported public keys of the held session, per OAEP hash; dropped with the session. */
   #keys = new Map<OaepHash, Promise<CryptoKey>>();
+  /** The held session's reusable AES-GCM keys (issue 15), per OAEP hash; dropped with the session. */
+  #contentKeys = new Map<OaepHash, Promise<ReusableContentKey>>();
+  readonly #keyReuse: KeyReuseLimits | null;
+  readonly #now: () => number;
   /** One auth at a time: two concurrent ones would log each other out (SPEC §4: one session per key). */
   #authing: Promise<Session> | null = null;
   readonly #enc: ContentEncryption;
@@ -146,6 +161,8 @@ export class SecureMessageClient {
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
     this.#onSession = options.onSession;
+    this.#keyReuse = keyReuseLimits(options.keyReuse);
+    this.#now = options.now ?? Date.now;
   }
 
   /** The session held in memory, or null. */
@@ -179,9 +196,8 @@ export class SecureMessageClient {
 
     let session = this.#session ?? (await this.auth({ signal }));
     for (let round = 0; ; round++) {
-      const publicKey = await this.#publicKey(session, oaepHash);
       // Built once per session: every retry of a lost answer sends these very bytes.
-      const envelope = await buildEnvelope(publicKey, payload, { minute, enc, oaepHash });
+      const envelope = await this.#envelope(session, payload, { minute, enc, oaepHash });
       const reply = await this.#request({ key: this.key, message: envelope.message }, signal);
       const { body } = reply;
       if (reply.status === 200 && (body.code === Code.ok || body.code === Code.already) && typeof body.id === 'string') {
@@ -286,7 +302,45 @@ export class SecureMessageClient {
     if (session === this.#session) return;
     this.#session = session;
     this.#keys.clear();
+    // A new session gets a new content key, wrapped for its own public key.
+    this.#contentKeys.clear();
     await this.#onSession?.(session);
+  }
+
+  /** The envelope of one send: under the session's reusable key for AES-GCM (issue 15), else under a fresh key. */
+  async #envelope(session: Session, payload: string | Uint8Array, options: { minute: Minute; enc: ContentEncryption; oaepHash: OaepHash }): Promise<Envelope> {
+    const publicKey = await this.#publicKey(session, options.oaepHash);
+    const contentKey = options.enc === 'AES-GCM' ? await this.#contentKey(session, publicKey, options.oaepHash) : null;
+    if (contentKey === null) return buildEnvelope(publicKey, payload, options);
+    return buildEnvelopeUnder(contentKey, payload, { minute: options.minute });
+  }
+
+  /**
+   * A content key of the held session with one use reserved for the caller, wrapping a new one
+   * when there is none or the last is used up or too old; null when reuse is off or `session`
+   * is no longer the one held (that send then gets a key of its own).
+   */
+  async #contentKey(session: Session, publicKey: CryptoKey, oaepHash: OaepHash): Promise<ReusableContentKey | null> {
+    const limits = this.#keyReuse;
+    if (limits === null) return null;
+    for (;;) {
+      if (session !== this.#session) return null;
+      let pending = this.#contentKeys.get(oaepHash);
+      if (pending === undefined) {
+        const wrapping = ReusableContentKey.wrap(publicKey, oaepHash, limits, this.#now());
+        // A failed wrap is not kept, so the next send tries again.
+        wrapping.catch(() => {
+          if (this.#contentKeys.get(oaepHash) === wrapping) this.#contentKeys.delete(oaepHash);
+        });
+        this.#contentKeys.set(oaepHash, wrapping);
+        pending = wrapping;
+      }
+      const key = await pending;
+      if (session !== this.#session) return null;
+      if (key.reserve(this.#now())) return key;
+      // Used up or too old: the first caller to see it replaces it; the others wait for the new one.
+      if (this.#contentKeys.get(oaepHash) === pending) this.#contentKeys.delete(oaepHash);
+    }
   }
 
   #publicKey(session: Session, oaepHash: OaepHash): Promise<CryptoKey> {

@@ -4,6 +4,7 @@
  */
 import { canonicalMinute, isValidMinute, type Minute } from '../envelope/minute.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
+import type { ReusableContentKey } from './content-key.js';
 import { InvalidArgumentError } from './errors.js';
 
 export type { Minute };
@@ -72,7 +73,7 @@ export async function importPublicKey(pem: string, oaepHash: OaepHash = 'SHA-256
   }
 }
 
-function plaintextBytes(plaintext: string | Uint8Array): Uint8Array<ArrayBuffer> {
+export function plaintextBytes(plaintext: string | Uint8Array): Uint8Array<ArrayBuffer> {
   if (typeof plaintext === 'string') {
     // A lone surrogate would silently become U+FFFD: the server would store other text than was given.
     if (/[\uD800-\uDFFF]/u.test(plaintext)) throw new InvalidArgumentError('the payload holds a lone surrogate, which is not text');
@@ -138,4 +139,24 @@ export async function buildEnvelope(
     oaepHash,
   });
   return { message, minute, enc, oaepHash };
+}
+
+/**
+ * Issue 15: an AES-GCM envelope under a session's reusable content key (content-key.ts), for a use
+ * its reserve() granted: the key's wrapped bytes, a fresh random IV. The same fields in the same
+ * order as buildEnvelope's.
+ */
+export async function buildEnvelopeUnder(
+  contentKey: ReusableContentKey,
+  plaintext: string | Uint8Array,
+  options: { minute?: Minute } = {},
+): Promise<Envelope> {
+  const minute = options.minute ?? unixMinute();
+  if (!isValidMinute(minute)) {
+    throw new InvalidArgumentError('minute must be a safe integer or a string of at most 64 characters without NUL');
+  }
+  const sealed = await contentKey.seal(plaintextBytes(plaintext), minute);
+  const oaepHash = contentKey.oaepHash;
+  const message = JSON.stringify({ encryptedKey: sealed.encryptedKey, iv: sealed.iv, ciphertext: sealed.ciphertext, minute, enc: 'AES-GCM', oaepHash });
+  return { message, minute, enc: 'AES-GCM', oaepHash };
 }

@@ -5,6 +5,8 @@
 export { SecureMessageClient, clientKey } from './client.js';
 export type { ClientOptions, SendOptions, SendResult, Session, CallOptions } from './client.js';
 export { buildEnvelope, importPublicKey, spkiFromPem, unixMinute } from './envelope.js';
+export { DEFAULT_KEY_REUSE, MAX_MESSAGES_PER_KEY } from './content-key.js';
+export type { KeyReuseOptions } from './content-key.js';
 export type { ContentEncryption, Envelope, EnvelopeOptions, Minute, OaepHash } from './envelope.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter } from './retry.js';
 export type { RetryPolicy } from './retry.js';

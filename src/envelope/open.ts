@@ -38,6 +38,12 @@ const OAEP_HASHES: readonly OaepHash[] = ['SHA-256', 'SHA-1'];
 /** Everything SPEC §5 allows: the policy when the deployment narrows nothing. */
 export const ACCEPT_ALL: EnvelopePolicy = { allowedEnc: ENCS, allowedOaepHash: OAEP_HASHES };
 
+/**
+ * Made once: a decode call without `stream` starts from a clean state, so one decoder serves every
+ * message. ignoreBOM keeps a leading U+FEFF, so the stored text re-encodes to exactly the hashed bytes.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function fingerprint(parts: readonly Buffer[]): string {
   const hash = createHash('sha256');
   for (const part of parts) {
@@ -109,8 +115,7 @@ function open(message: string, unwrapper: KeyUnwrapper, policy: EnvelopePolicy):
 
   let plaintext: string;
   try {
-    // ignoreBOM keeps a leading U+FEFF, so the stored text re-encodes to exactly the hashed bytes.
-    plaintext = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(plaintextBytes);
+    plaintext = UTF8.decode(plaintextBytes);
   } catch (cause) {
     throw new InvalidEnvelopeError('plaintext: not UTF-8', { cause });
   }

@@ -9,7 +9,8 @@ import type { Directory } from '../directory/directory.js';
 import { InvalidEnvelopeError, openEnvelope } from '../envelope/index.js';
 import type { SessionKeyCache } from '../session/key-cache.js';
 import type { SessionKeySource } from '../session/key-pair.js';
-import type { MessageStore, SessionRecord, SessionStore } from '../store/store.js';
+import type { AcceptedMessageStore } from '../store/accepted-message.js';
+import type { MessageRecord, MessageStore, SessionRecord, SessionStore } from '../store/store.js';
 import { answers, type Answer } from './answers.js';
 import { parseClientKey } from './client-key.js';
 import { messageId } from './message-id.js';
@@ -38,6 +39,8 @@ export interface ProtocolDependencies {
   credentials?: CredentialRules;
   /** Issue 10 (SPEC §10 per-session limit, §11); absent = allowlists open, no guards, keys stored plain. */
   hardening?: SessionHardening;
+  /** Issue 15: an accepted submit's writes as one store step; absent = one store call per write, as before. */
+  accepted?: AcceptedMessageStore;
 }
 
 /** What a request carries beside its key (SPEC §10). */
@@ -238,6 +241,28 @@ export class ProtocolService {
     }
 
     const id = messageId(session.user_id, session.device_id, opened.canonicalMinute, opened.plaintextBytes);
+    const record: MessageRecord = {
+      id,
+      user_id: session.user_id,
+      device_id: session.device_id,
+      device_name: session.device_name,
+      minute: opened.minute,
+      received_at: new Date(this.now()).toISOString(),
+      payload: opened.plaintext,
+    };
+    if (this.deps.accepted !== undefined) {
+      // Issue 15: the claim, the record and the renewals below as one store step (accepted-message.ts).
+      const outcome = await this.deps.accepted.accept({
+        scope: { clientKey: key.key, createdAt: session.created_at },
+        record,
+        messageTtl: settings.messageTtlSeconds,
+        sessionTtl: settings.sessionTtlSeconds,
+        claim: this.hardening.contentClaim(opened),
+      });
+      if (outcome.kind === 'replay') return { answer: answers.duplicate(outcome.firstId) };
+      if (!outcome.renewed) log.warn('session expiry not renewed');
+      return { answer: outcome.kind === 'stored' ? answers.delivered(id) : answers.duplicate(id) };
+    }
     // SPEC §11: AES-CBC content already accepted in this session, under another minute.
     const firstId = await this.hardening.replayOf(key.key, session, opened, id, settings.sessionTtlSeconds);
     if (firstId !== null) return { answer: answers.duplicate(firstId) };
@@ -252,18 +277,7 @@ export class ProtocolService {
       this.hardening.renewed(key.key, settings.sessionTtlSeconds),
     ]);
     const stored = await messages
-      .putIfAbsent(
-        {
-          id,
-          user_id: session.user_id,
-          device_id: session.device_id,
-          device_name: session.device_name,
-          minute: opened.minute,
-          received_at: new Date(this.now()).toISOString(),
-          payload: opened.plaintext,
-        },
-        settings.messageTtlSeconds,
-      )
+      .putIfAbsent(record, settings.messageTtlSeconds)
       .catch(async (error: unknown) => {
         await this.hardening.storeFailed(key.key, session, opened, id);
         throw error;

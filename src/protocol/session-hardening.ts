@@ -100,6 +100,11 @@ export class SessionHardening {
     return first === null || first === id ? null : first;
   }
 
+  /** replayOf's claim for a store that makes it itself (AcceptedMessageStore): the fingerprint, or null for none. */
+  contentClaim(opened: OpenedEnvelope): string | null {
+    return this.options.guard === undefined || opened.enc !== 'AES-CBC' ? null : opened.contentFingerprint;
+  }
+
   /** The message of a claim made by replayOf could not be stored: let a retry claim it again. */
   async storeFailed(clientKey: string, session: SessionRecord, opened: OpenedEnvelope, id: string): Promise<void> {
     if (this.options.guard === undefined || opened.enc !== 'AES-CBC') return;

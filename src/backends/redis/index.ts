@@ -10,6 +10,7 @@ import { orUnavailable } from '../unavailable.js';
 import { DEFAULT_WAIT_TIMEOUT_MS } from '../../config/redis-failover.js';
 import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
+import { RedisAcceptedMessageStore } from './accepted-message.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisRateLimitStore } from './rate-limits.js';
 import { RedisKeyPoolStore } from './key-pool.js';
@@ -34,6 +35,8 @@ export interface RedisStore {
   rateLimits: RedisRateLimitStore;
   /** Issue 10: per-session hardening state, the installation's secrets, rewriting records. */
   guard: RedisSessionGuardStore;
+  /** Issue 15: an accepted submit's session side in one script (accepted-message.ts). */
+  accepted: RedisAcceptedMessageStore;
   installationSecrets: RedisInstallationSecrets;
   sessionRewriter: RedisSessionRewriter;
   /** Issue 15: the shared key pool, in REDIS_AUTH_DB. */
@@ -63,16 +66,19 @@ export async function openRedisStore(
   await connections.firstAttempt;
   // Cluster: a store split into one-slot steps is finished here before anything is answered (log-repair.ts).
   const repair = connections.cluster ? await new RedisLogRepair(connections.messages, keys).start(log) : undefined;
+  const guard = new RedisSessionGuardStore(connections.sessions, keys);
+  const messages = new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait);
   return {
     sessions: new RedisSessionStore(connections.sessions, keys, sessionsWait),
     failures: new RedisFailureCounterStore(connections.messages, keys),
     rechecks: new RedisSessionRecheckStore(connections.messages, keys),
     rateLimits: new RedisRateLimitStore(connections.messages, keys),
-    guard: new RedisSessionGuardStore(connections.sessions, keys),
+    guard,
+    accepted: new RedisAcceptedMessageStore(connections.sessions, keys, messages, guard, log),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
     keyPool: new RedisKeyPoolStore(connections.sessions, keys),
-    messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait),
+    messages,
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
     connections,

@@ -30,12 +30,16 @@ export const CREDENTIAL_SCHEMA = `
 
 export class SqliteFailureCounterStore implements FailureCounterStore {
   private readonly countsQuery;
+  private readonly countQuery;
   private readonly addQuery;
 
   constructor(db: SqliteDatabase, private readonly writes: WriteBatcher) {
     this.countsQuery = db.prepare<{ subjects: string; now: number }, { subject: string; failures: number; window_ends_at: number }>(
       `SELECT subject, failures, window_ends_at FROM failure_budgets
        WHERE subject IN (SELECT value FROM json_each(@subjects)) AND window_ends_at > @now`,
+    );
+    this.countQuery = db.prepare<{ subject: string; now: number }, { subject: string; failures: number; window_ends_at: number }>(
+      `SELECT subject, failures, window_ends_at FROM failure_budgets WHERE subject = @subject AND window_ends_at > @now`,
     );
     // A window that has ended starts again at this failure.
     this.addQuery = writes.db.prepare(
@@ -49,9 +53,13 @@ export class SqliteFailureCounterStore implements FailureCounterStore {
   counts(subjects: readonly string[]): Promise<FailureCount[]> {
     return orUnavailable(BACKEND, () => {
       const now = Date.now();
-      return this.countsQuery
-        .all({ subjects: JSON.stringify(subjects), now })
-        .map((row) => ({ subject: row.subject, count: row.failures, resetsInMs: row.window_ends_at - now }));
+      // Issue 15: the one-subject case (the per-key budget alone, the default) is every request's
+      // cost; a plain primary-key lookup spares it the JSON text and the json_each table.
+      const rows =
+        subjects.length === 1
+          ? this.countQuery.all({ subject: subjects[0]!, now })
+          : this.countsQuery.all({ subjects: JSON.stringify(subjects), now });
+      return rows.map((row) => ({ subject: row.subject, count: row.failures, resetsInMs: row.window_ends_at - now }));
     });
   }
 

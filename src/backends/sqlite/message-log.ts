@@ -48,6 +48,11 @@ export class SqliteLoggedMessageStore extends SqliteMessageStore {
   override putIfAbsent(record: MessageRecord, ttl: TtlSeconds): Promise<boolean> {
     return orUnavailable(BACKEND, () => this.batcher.run(() => this.store(record, ttl)));
   }
+
+  /** putIfAbsent's work, for a caller already inside a write of the batcher (accepted-message.ts). */
+  storeNow(record: MessageRecord, ttl: TtlSeconds): boolean {
+    return this.store(record, ttl);
+  }
 }
 
 export class SqliteMessageLog implements MessageLog {

@@ -77,14 +77,15 @@ export class SqliteSessionGuardStore implements SessionGuardStore {
   }
 
   claimContent(scope: SessionScope, fingerprint: string, id: string, _ttl: TtlSeconds): Promise<string | null> {
+    return orUnavailable(BACKEND, () => this.writes.run(() => this.claimNow(scope, fingerprint, id)));
+  }
+
+  /** claimContent's work, for a caller already inside a write of the batcher (accepted-message.ts). */
+  claimNow(scope: SessionScope, fingerprint: string, id: string): string | null {
     const params = { key: scope.clientKey, created: scope.createdAt, fingerprint, id };
-    return orUnavailable(BACKEND, () =>
-      this.writes.run(() => {
-        if (this.insertClaim.run(params).changes === 1) return null;
-        // Not written: this session already claimed this content (the row is this session's).
-        return this.readClaim.get(params)?.id ?? null;
-      }),
-    );
+    if (this.insertClaim.run(params).changes === 1) return null;
+    // Not written: this session already claimed this content (the row is this session's).
+    return this.readClaim.get(params)?.id ?? null;
   }
 
   releaseContent(scope: SessionScope, fingerprint: string, id: string): Promise<void> {

@@ -69,12 +69,13 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   renew(key: string, ttl: TtlSeconds): Promise<void> {
-    return orUnavailable(BACKEND, () =>
-      this.writes.run(() => {
-        const now = Date.now();
-        this.renewQuery.run({ key, expiresAt: expiryFrom(now, ttl), now });
-      }),
-    );
+    return orUnavailable(BACKEND, () => this.writes.run(() => this.renewNow(key, ttl)));
+  }
+
+  /** renew's work, for a caller already inside a write of the batcher (accepted-message.ts). */
+  renewNow(key: string, ttl: TtlSeconds): void {
+    const now = Date.now();
+    this.renewQuery.run({ key, expiresAt: expiryFrom(now, ttl), now });
   }
 
   delete(key: string): Promise<boolean> {

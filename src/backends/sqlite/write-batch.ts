@@ -96,7 +96,7 @@ const PROMPT_RETRY_MS = 2;
 /** ... and after that, every millisecond. */
 const RETRY_DELAY_MS = 1;
 
-function isBusy(error: unknown): boolean {
+export function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'));
 }
