@@ -230,9 +230,10 @@ export function readConfig(env: Env): Config {
         mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
-        ...readRedisFailover(read),
-        // Only when set, so a single Redis's settings read exactly as before.
+        // Only when set, so a single Redis's settings read exactly as before. Read first: a
+        // cluster with REDIS_SENTINELS is refused for the cluster's sake before Sentinel's own checks.
         ...optionalClusterNodes(read),
+        ...readRedisFailover(read),
       }
     : undefined;
   if (redis !== undefined && redis.clusterNodes === undefined && redis.mainDb === redis.authDb) {
