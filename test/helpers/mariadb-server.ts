@@ -80,10 +80,16 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
   // Small and quick: a test database needs neither a large buffer pool nor a 96 MB redo log.
   const sizing = ['--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M'];
 
+  // Temporary tables in the server's own folder, not the shared /tmp: there the bootstrap's files met
+  // other processes' cleanups on a busy machine ("Could not remove temporary table", install failed).
+  const tmp = join(dir, 'tmp');
+  const tmpArgs = [`--tmpdir=${tmp}`];
+
   mkdirSync(dataDir);
+  mkdirSync(tmp);
   const install = spawnSync(
     installDb,
-    ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...asRoot, ...sizing],
+    ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...asRoot, ...sizing, ...tmpArgs],
     { encoding: 'utf8' },
   );
   if (install.status !== 0) {
@@ -106,6 +112,7 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     '--collation-server=utf8mb4_unicode_520_ci',
     ...asRoot,
     ...sizing,
+    ...tmpArgs,
   ];
   let root: Connection | undefined;
   /** Set once the database exists, so a root connection opened after a restart selects it too. */
