@@ -2,8 +2,9 @@
  * The Redis backend on a real Redis Cluster (3 primaries, 3 replicas; SPEC §13), one cluster for
  * the whole file: the slot of a key as the servers compute it; the layout spreads messages and
  * sessions over every master while a session's keys share one slot; listing (admin messages,
- * session scans) covers every master; the repair gives a record cut off from its log entry by a
- * crash its entry at start-up, through the real server; /readyz needs every master; the
+ * session scans) covers every master; a live resharding under load leaks no redirection; the
+ * repair gives a record cut off from its log entry by a crash its entry at start-up, through the
+ * real server; the per-key stores work; /readyz needs every master; the
  * harness's kill and restart (test/helpers/redis-cluster.ts, for the failover drills) work; and
  * the configuration refuses what cannot go with REDIS_CLUSTER_NODES.
  */
