@@ -119,6 +119,7 @@ export function openClusterConnections(config: RedisConfig, nodes: readonly Clus
   );
   // One log line per node outage and one per return, not one per reconnect attempt.
   let started = false;
+  let closing = false;
   let lastError: string | undefined;
   cluster.on('error', (error: Error) => {
     lastError = error.message;
@@ -127,6 +128,7 @@ export function openClusterConnections(config: RedisConfig, nodes: readonly Clus
     lastError = `${address}: ${error.message}`;
   });
   cluster.on('-node', (node: Redis) => {
+    if (closing) return;
     log.warn({ backend: 'redis', node: nodeKey(node), reason: lastError }, 'redis cluster node unreachable: requests for its slots get 503 until it or its replica answers');
   });
   cluster.on('+node', (node: Redis) => {
@@ -150,6 +152,7 @@ export function openClusterConnections(config: RedisConfig, nodes: readonly Clus
       },
     ),
     async close() {
+      closing = true;
       await cluster.quit().catch(() => undefined);
       cluster.disconnect();
     },
