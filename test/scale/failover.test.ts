@@ -8,6 +8,9 @@
  *   replica (the test plays the supervisor that restarts it): the promise working, not a fault.
  * - No WAIT: service resumes by itself once the sentinels have promoted the replica.
  *
+ * The same on a Redis Cluster (3 primaries, 3 replicas), killing the primary of the shard that holds
+ * the §9 log (every submit writes it), first without WAIT, then with REDIS_WAIT_REPLICAS=1.
+ *
  * The seconds to recovery are printed (`DRILL …` lines), not asserted: timing here is noisy.
  */
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +22,8 @@ import { API_PATH } from '../../src/protocol/request.js';
 import { startConsumerFixture, type ConsumerFixture } from '../helpers/consumer.js';
 import { sleep, waitUntil } from '../helpers/real-backends.js';
 import { skipWithoutSentinel, startSentinelSet, type SentinelSet, type SetMember } from '../helpers/redis-sentinel.js';
+import { skipWithoutRedisCluster, type ClusterNode, type RedisCluster } from '../helpers/redis-cluster.js';
+import { RedisKeys } from '../../src/backends/redis/keys.js';
 
 const DEVICES = 4;
 const IN_FLIGHT_PER_DEVICE = 2;
@@ -290,6 +295,84 @@ describe('failover drills on Redis Sentinel (kill -9 the primary under a submit 
     } finally {
       await load.stop();
       await fx.close();
+    }
+  });
+});
+
+describe('failover drills on Redis Cluster (kill -9 the primary of the log shard under a submit load)', { skip: skipWithoutRedisCluster('the Cluster failover drills') }, () => {
+  let fx: ConsumerFixture;
+  let cluster: RedisCluster;
+  // Every submit writes the §9 log, so killing the log's primary stops every submit in the gap.
+  const logKey = new RedisKeys('', 'cluster').logEntries;
+  before(async () => {
+    fx = await startConsumerFixture({ store: 'redis-cluster', devices: DEVICES });
+    cluster = fx.cluster!;
+    await Promise.all(fx.deviceIds.map((deviceId) => fx.publicKey(deviceId)));
+  });
+  after(async () => fx?.close());
+
+  /** Kills the log shard's primary under `load`; resolves with it once a replica has taken over. */
+  async function killLogPrimary(load: Load): Promise<{ killed: ClusterNode; killedAt: number; promotedAt: number }> {
+    await waitUntil(async () => load.tally.delivered.size >= DELIVERED_BEFORE_KILL, 60_000, () => 'the load delivered too little before the kill');
+    const killed = await cluster.masterOf(logKey);
+    const killedAt = Date.now();
+    await cluster.kill(killed);
+    await waitUntil(async () => (await cluster.masterOf(logKey)) !== killed, 60_000, () => 'no replica took over the log shard');
+    return { killed, killedAt, promotedAt: Date.now() };
+  }
+
+  test('no WAIT, then REDIS_WAIT_REPLICAS=1: recovery by itself, then only once the killed node is back; every delivered id survives with WAIT', async () => {
+    // No WAIT: service resumes once the shard's replica is promoted.
+    let load = startLoad(fx, 'cluster-nowait');
+    try {
+      const { killed, killedAt } = await killLogPrimary(load);
+      let recoveredAt: number | undefined;
+      await waitUntil(async () => (recoveredAt = load.tally.firstDeliveredAfter(killedAt)) !== undefined, RECOVERY_DEADLINE_MS, () => 'no delivered answer after the kill');
+      await load.stop();
+      report('cluster no WAIT', { delivered: load.tally.delivered.size, '503': load.tally.unavailable, killToRecoverySeconds: seconds(recoveredAt! - killedAt) });
+      assert.deepEqual(load.tally.unexpected.slice(0, 10), [], 'no answer but delivered, duplicate or 503');
+      assert.equal(load.tally.hung, 0);
+      assert.equal(load.tally.unavailableWithoutRetryAfter, 0);
+      await cluster.restart(killed);
+      await cluster.waitHealthy();
+    } finally {
+      await load.stop();
+    }
+
+    // WAIT=1: the promoted primary has no replica until the killed node is restarted (the supervisor).
+    await fx.restart({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS) });
+    // The restarted node must be the shard's replica again, caught up, before the drill.
+    await waitUntil(async () => (await fx.submit(fx.deviceIds[0]!, `probe-${Date.now()}`, MINUTE)).message === Message.delivered, 60_000, () => 'WAIT=1 never satisfied after the restart');
+    load = startLoad(fx, 'cluster-wait');
+    try {
+      const { killed, killedAt, promotedAt } = await killLogPrimary(load);
+      await sleep(GAP_OBSERVED_MS);
+      const deliveredAlone = load.tally.firstDeliveredAfter(promotedAt + WAIT_TIMEOUT_MS * 2);
+      const restartedAt = Date.now();
+      await cluster.restart(killed);
+      let recoveredAt: number | undefined;
+      await waitUntil(async () => (recoveredAt = load.tally.firstDeliveredAfter(restartedAt)) !== undefined, RECOVERY_DEADLINE_MS, () => 'no delivered answer after the restart');
+      await load.stop();
+      const tally = load.tally;
+      report('cluster WAIT=1', {
+        delivered: tally.delivered.size,
+        '503': tally.unavailable,
+        failoverSeconds: seconds(promotedAt - killedAt),
+        restartToRecoverySeconds: seconds(recoveredAt! - restartedAt),
+        killToRecoverySeconds: seconds(recoveredAt! - killedAt),
+      });
+      assert.deepEqual(tally.unexpected.slice(0, 10), [], 'no answer but delivered, duplicate or 503');
+      assert.equal(tally.hung, 0);
+      assert.equal(tally.unavailableWithoutRetryAfter, 0);
+      assert.equal(deliveredAlone, undefined, 'no delivered answer while the log shard had no replica');
+      const missing: string[] = [];
+      for (const id of tally.delivered) {
+        const read = await fx.api(`/v1/messages/${id}`);
+        if (read.status !== 200) missing.push(`${id}: ${read.status}`);
+      }
+      assert.deepEqual(missing, [], `all ${tally.delivered.size} delivered ids readable after the failover`);
+    } finally {
+      await load.stop();
     }
   });
 });
