@@ -512,7 +512,14 @@ async function main(): Promise<void> {
   const settings = readSettings();
   if (settings.render !== '') {
     const results = settings.render.split(',').map((file) => JSON.parse(readFileSync(file, 'utf8')) as GrowthResult);
-    const merged = results.reduce((all, next) => ({ ...next, stores: { ...all.stores, ...next.stores }, skipped: {} }));
+    const merged = results.reduce((all, next) => ({
+      ...next,
+      // Which store came from which run: both are named in the section's first line.
+      command: `${all.command}\` (${all.at.slice(0, 16)} UTC: ${Object.keys(all.stores).filter((name) => !(name in next.stores)).join(', ') || 'nothing kept'}), then \`${next.command}`,
+      seconds: all.seconds + next.seconds,
+      stores: { ...all.stores, ...next.stores },
+      skipped: {},
+    }));
     writeDocs(merged);
     return;
   }
