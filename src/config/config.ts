@@ -11,7 +11,7 @@ import { readCredentialSettings, readTrustProxy, type CredentialSettings, type T
 import { readHardeningConfig, type HardeningConfig } from './hardening.js';
 import { readConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
 import { readOperatorSettings, type OperatorSettings } from '../operator/settings.js';
-import { readRedisClusterNodes, type ClusterNodeAddress } from './redis-cluster.js';
+import { optionalClusterNodes, type ClusterNodeAddress } from './redis-cluster.js';
 
 /** A setting that cannot be used; `message` is the one line printed at start-up. */
 export class ConfigError extends Error {
@@ -219,7 +219,8 @@ export function readConfig(env: Env): Config {
         mainDb: read.integer('REDIS_MAIN_DB', 1, 0, 15),
         authDb: read.integer('REDIS_AUTH_DB', 2, 0, 15),
         keyPrefix: read.string('REDIS_KEY_PREFIX', ''),
-        clusterNodes: readRedisClusterNodes(read),
+        // Only when set, so a single Redis's settings read exactly as before.
+        ...optionalClusterNodes(read),
       }
     : undefined;
   if (redis !== undefined && redis.clusterNodes === undefined && redis.mainDb === redis.authDb) {

@@ -72,3 +72,9 @@ export function readRedisClusterNodes(read: Reader): ClusterNodeAddress[] | unde
   }
   return nodes;
 }
+
+/** `{ clusterNodes }` when REDIS_CLUSTER_NODES is set, else nothing (RedisConfig's field stays absent). */
+export function optionalClusterNodes(read: Reader): { clusterNodes?: ClusterNodeAddress[] } {
+  const clusterNodes = readRedisClusterNodes(read);
+  return clusterNodes === undefined ? {} : { clusterNodes };
+}

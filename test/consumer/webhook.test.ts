@@ -13,6 +13,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { Message } from '../../src/protocol/answers.js';
+import { skipWithoutRedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis } from '../helpers/redis-server.js';
 import { waitForLog } from '../helpers/server-process.js';
 import { startConsumerFixture, type ConsumerFixture, type StoreKind } from '../helpers/consumer.js';
@@ -83,8 +84,14 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
   }
 }
 
-for (const store of ['sqlite', 'redis'] as StoreKind[]) {
-  describe(`webhooks on ${store}, WORKERS=2`, { skip: store === 'redis' ? skipWithoutRedis('the Redis webhook suite') : false }, () => {
+const skips: Record<StoreKind, string | false> = {
+  sqlite: false,
+  redis: skipWithoutRedis('the Redis webhook suite'),
+  'redis-cluster': skipWithoutRedisCluster('the Redis Cluster webhook suite'),
+};
+
+for (const store of ['sqlite', 'redis', 'redis-cluster'] as StoreKind[]) {
+  describe(`webhooks on ${store}, WORKERS=2`, { skip: skips[store] }, () => {
     let fx: ConsumerFixture;
     const receiver = new Receiver();
     let answerWith: (delivery: Delivery) => { status: number; headers?: Record<string, string> };

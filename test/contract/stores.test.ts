@@ -10,14 +10,27 @@ import { openRedisStore } from '../../src/backends/redis/index.js';
 import { BackendUnavailableError } from '../../src/backends/unavailable.js';
 import type { MessageRecord, SessionRecord } from '../../src/store/store.js';
 import { freePort, sleep } from '../helpers/real-backends.js';
+import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir } from '../helpers/server-process.js';
-import { assertExpiryNear, AUTH_DB, MAIN_DB, redisConfigFor, redisStoreTarget, sqliteStoreTarget, type StoreTarget } from './targets.js';
+import {
+  assertExpiryNear,
+  AUTH_DB,
+  MAIN_DB,
+  redisClusterStoreTarget,
+  redisConfigFor,
+  redisStoreTarget,
+  sqliteStoreTarget,
+  type StoreTarget,
+} from './targets.js';
 
 const redisSkip = skipWithoutRedis('store contract on Redis (test/contract/stores.test.ts)');
 let redisServer: Promise<RedisServer> | undefined;
 const redis = (): Promise<RedisServer> => (redisServer ??= startRedisServer());
 after(async () => (await redisServer)?.close());
+const clusterSkip = skipWithoutRedisCluster('store contract on Redis Cluster (test/contract/stores.test.ts)');
+let redisCluster: Promise<RedisCluster> | undefined;
+after(async () => (await redisCluster)?.close());
 
 const KEY = '0f8fad5b-d9cb-469f-a165-70867728950ephone-01';
 const SESSION: SessionRecord = {
@@ -59,6 +72,7 @@ const targets: Array<{ name: string; skip: string | false; open: () => Promise<S
   },
   { name: 'redis', skip: redisSkip, open: async () => redisStoreTarget(await redis()) },
   { name: 'redis with REDIS_KEY_PREFIX "sms{1}:*"', skip: redisSkip, open: async () => redisStoreTarget(await redis(), 'sms{1}:*') },
+  { name: 'redis cluster, REDIS_KEY_PREFIX "sms:*"', skip: clusterSkip, open: async () => redisClusterStoreTarget(await (redisCluster ??= startRedisCluster()), 'sms:*') },
 ];
 
 for (const { name, skip, open } of targets) {

@@ -35,7 +35,7 @@ import {
 const run = promisify(execFile);
 const SERVER = 'redis-server';
 const CLI = 'redis-cli';
-const INSTALL = "Debian's redis-server (apt-get install redis-server; it brings redis-cli)";
+const INSTALL = "Debian's redis-server and redis-tools (apt-get install redis-server redis-tools; redis-cli is in redis-tools)";
 const START_TIMEOUT_MS = 20_000;
 const HEALTHY_TIMEOUT_MS = 30_000;
 const ALL_SLOTS = 16384;
@@ -84,6 +84,11 @@ export interface RedisCluster {
   kill(node: ClusterNode): Promise<void>;
   /** Starts a stopped node again on its port, data and nodes.conf; resolves once it answers PING. */
   restart(node: ClusterNode): Promise<void>;
+  /**
+   * Moves `slots` slots from one primary to another with `redis-cli --cluster reshard` (keys
+   * migrate one by one with MIGRATE, clients meanwhile get MOVED and ASK): a live resharding.
+   */
+  reshard(from: ClusterNode, to: ClusterNode, slots: number): Promise<void>;
   /** Resolves once every running node says cluster_state:ok and sees all 16384 slots served by running primaries. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** A test-side Cluster client (closed by close()). */
@@ -249,6 +254,25 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       } finally {
         client.disconnect();
       }
+    },
+    async reshard(from, to, slots) {
+      const id = async (node: ClusterNode): Promise<string> => {
+        const client = connect(node);
+        try {
+          await client.connect();
+          return String(await client.call('CLUSTER', 'MYID'));
+        } finally {
+          client.disconnect();
+        }
+      };
+      const [fromId, toId] = [await id(from), await id(to)];
+      await run(
+        cli,
+        [...auth, '--cluster', 'reshard', from.address, '--cluster-from', fromId, '--cluster-to', toId, '--cluster-slots', String(slots), '--cluster-yes'],
+        { timeout: HEALTHY_TIMEOUT_MS * 2 },
+      ).catch((error: Error & { stdout?: string; stderr?: string }) => {
+        throw new Error(`redis-cli --cluster reshard failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+      });
     },
     async kill(node) {
       await node.stop('SIGKILL');

@@ -7,7 +7,7 @@ import { DEFAULT_SESSION_TTL_SECONDS, type RedisConfig } from '../../config/conf
 import type { ConsumerStores } from '../../store/message-log.js';
 import type { BackendHandle, TtlSeconds } from '../../store/store.js';
 import { orUnavailable } from '../unavailable.js';
-import { openRedisConnections } from './connection.js';
+import { openRedisConnections, type RedisConnections } from './connection.js';
 import { RedisFailureCounterStore, RedisSessionRecheckStore } from './credentials.js';
 import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisRateLimitStore } from './rate-limits.js';
@@ -37,6 +37,8 @@ export interface RedisStore {
   consumer: ConsumerStores;
   handle: BackendHandle;
   description: string;
+  /** The clients themselves, for what needs a key's master (WAIT) or every master: masterFor(), masters(). */
+  connections: RedisConnections;
 }
 
 /** Never throws for an unreachable Redis: that is logged, and requests get 503 until it answers. */
@@ -63,6 +65,7 @@ export async function openRedisStore(
     messages: new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS),
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
+    connections,
     handle: {
       name: 'redis',
       // Both databases: a request may need either. On a cluster, every master: each owns some keys.

@@ -53,7 +53,7 @@
  * Per stored message that slot holds one sorted-set member (64-byte id + score, ~100 bytes
  * with overhead) and gets two commands (INCR+ZADD in one script); the record itself lives on
  * its own master. Storing a message spans three slots (deleted ids, record, log), so on a
- * cluster it is three one-slot steps with a marker (docs/CONSUMERS.md "Redis Cluster",
+ * cluster it is four one-slot steps with a marker (docs/CONSUMERS.md "Redis Cluster",
  * message-log.ts), and the marker's repair puts every stored record into the log.
  */
 

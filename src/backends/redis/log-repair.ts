@@ -1,6 +1,6 @@
 /**
  * Redis Cluster: finishes stores a crash interrupted (SPEC §9 "every record … has its log entry
- * … or repaired on start-up"). On a cluster a store is three one-slot steps (message-log.ts
+ * … or repaired on start-up"). On a cluster a store is four one-slot steps (message-log.ts
  * putInSteps); the record's "unlogged" marker (keys.ts) is set with the record and removed once
  * its log entry is written. The repair SCANs every master for markers and, for each record
  * still there, writes the entry if it is missing (appendLog-2.lua "repair": once per id) and
