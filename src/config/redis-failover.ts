@@ -2,7 +2,7 @@
  * The Redis high-availability settings of SPEC §13 that issue 13's "failover" part adds:
  * Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD) and replicated
  * acknowledgements (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). Read by readConfig into
- * RedisConfig; documented in docs/CONFIGURATION.md and docs/SCALING-failover.md.
+ * RedisConfig; documented in docs/CONFIGURATION.md and docs/SCALING.md "Redis Sentinel and replicated acknowledgements".
  */
 import { ConfigError, type Reader } from './config.js';
 

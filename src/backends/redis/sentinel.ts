@@ -4,7 +4,7 @@
  * (no offline queue, one retry, command timeout) stay as they are, so a request during the gap
  * gets 503, never a hang.
  *
- * Known pitfalls, and what handles each (docs/SCALING-failover.md):
+ * Known pitfalls, and what handles each (docs/SCALING.md "Redis Sentinel and replicated acknowledgements"):
  * - After a failover the old primary comes back as a replica. A connection still open to it
  *   (or opened from a sentinel's stale answer) is refused writes with READONLY: reconnectOnError
  *   drops that connection and asks the sentinels again; the command that met READONLY fails with

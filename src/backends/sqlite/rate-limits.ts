@@ -1,6 +1,6 @@
 /**
  * The shared request rate limit (src/store/rate-limits.ts) in the embedded file: every worker
- * process of the one instance that owns DATA_DIR writes the same table through its WriteBatcher.
+ * process of every instance on DATA_DIR writes the same table through its own WriteBatcher.
  *
  *   rate_limits (subject TEXT PRIMARY KEY = a client address, hits INTEGER, window_ends_at INTEGER ms)
  *
@@ -10,6 +10,7 @@
  */
 import type { RateLimitCounterStore, RateLimitHits } from '../../store/rate-limits.js';
 import { orUnavailable } from '../unavailable.js';
+import { withBusyRetry } from './file-safety.js';
 import { PURGE_INTERVAL_MS } from './periodic-purge.js';
 import type { WriteBatcher } from './write-batch.js';
 
@@ -29,7 +30,11 @@ export class SqliteRateLimitStore implements RateLimitCounterStore {
   private nextPurgeAt = 0;
 
   constructor(private readonly writes: WriteBatcher) {
-    writes.db.exec(RATE_LIMIT_SCHEMA);
+    // The writer connection does not wait for the lock (busy_timeout 0), and every process of every
+    // instance starts here at once: a read first (no lock once the table is there), then, only on a
+    // fresh file, one IMMEDIATE transaction retried like database.ts's schema.
+    const exists = writes.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rate_limits'`);
+    if (exists.get() === undefined) withBusyRetry(() => writes.db.transaction(() => writes.db.exec(RATE_LIMIT_SCHEMA)).immediate());
     // A window that has ended starts again at this request; RETURNING gives the count in the same step.
     this.hitQuery = writes.db.prepare<{ subject: string; now: number; endsAt: number }, { hits: number; window_ends_at: number }>(
       `INSERT INTO rate_limits (subject, hits, window_ends_at) VALUES (@subject, 1, @endsAt)
