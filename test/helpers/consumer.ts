@@ -32,6 +32,8 @@ export interface ConsumerFixture {
   deviceIds: string[];
   /** Authenticates a device (once) and returns its session's public key. */
   publicKey(deviceId: string): Promise<string>;
+  /** Forgets the device's key, so the next publicKey() authenticates again (a client after `not found`). */
+  forgetKey(deviceId: string): void;
   /** Submits a fresh envelope of `text`; returns the answer body. */
   submit(deviceId: string, text: string, minute?: number): Promise<Record<string, unknown>>;
   /** A /v1 request with the site's token (or `token`). */
@@ -90,6 +92,9 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
       let known = keys.get(deviceId);
       if (known === undefined) keys.set(deviceId, (known = authenticate(deviceId)));
       return known;
+    },
+    forgetKey(deviceId) {
+      keys.delete(deviceId);
     },
     async submit(deviceId, text, minute) {
       const publicKey = await fixture.publicKey(deviceId);

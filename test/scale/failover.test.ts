@@ -42,6 +42,12 @@ interface Tally {
   unavailable: number;
   /** 503 without a Retry-After header. */
   unavailableWithoutRetryAfter: number;
+  /**
+   * `not found` answers: the device's session is gone, so it authenticates again (as the client
+   * library does). Without WAIT a session write the replica had not received is lost with the
+   * primary, like a message: counted there; with WAIT it must not happen.
+   */
+  sessionLost: number;
   /** Any other status or body: a 500, a refusal that should not happen. */
   unexpected: string[];
   hung: number;
@@ -80,6 +86,7 @@ function startLoad(fx: ConsumerFixture, label: string): Load {
     duplicate: 0,
     unavailable: 0,
     unavailableWithoutRetryAfter: 0,
+    sessionLost: 0,
     unexpected: [],
     hung: 0,
     refused: [],
@@ -116,6 +123,9 @@ function startLoad(fx: ConsumerFixture, label: string): Load {
         tally.refused.push({ deviceId, text });
         // A client backs off on 503; a short pause keeps the drill from spinning.
         await sleep(50);
+      } else if (response.status === 200 && body.message === Message.notFound) {
+        tally.sessionLost += 1;
+        fx.forgetKey(deviceId);
       } else {
         tally.unexpected.push(`${response.status} ${JSON.stringify(body)}`);
       }
@@ -210,6 +220,7 @@ describe('failover drills on Redis Sentinel (kill -9 the primary under a submit 
         killToRecoverySeconds: seconds(recoveredAt! - killedAt),
       });
       assertNoFaults(tally, () => diagnose(fx, tally, set));
+      assert.equal(tally.sessionLost, 0, 'with WAIT no session key handed out is lost with the primary');
       assert.notEqual(promoted.port, killed.port);
       assert.equal(deliveredAlone, undefined, 'no delivered answer while the promoted primary had no replica');
       assert.ok(unavailableBeforeRestart > 0, 'the gap was answered 503');
@@ -288,6 +299,7 @@ describe('failover drills on Redis Sentinel (kill -9 the primary under a submit 
         '503': tally.unavailable,
         killToRecoverySeconds: seconds(recoveredAt! - killedAt),
         deliveredButLost: missing,
+        sessionsLost: tally.sessionLost,
       });
       assertNoFaults(tally, () => diagnose(fx, tally, set));
       await killed.start();
@@ -329,7 +341,7 @@ describe('failover drills on Redis Cluster (kill -9 the primary of the log shard
       let recoveredAt: number | undefined;
       await waitUntil(async () => (recoveredAt = load.tally.firstDeliveredAfter(killedAt)) !== undefined, RECOVERY_DEADLINE_MS, () => 'no delivered answer after the kill');
       await load.stop();
-      report('cluster no WAIT', { delivered: load.tally.delivered.size, '503': load.tally.unavailable, killToRecoverySeconds: seconds(recoveredAt! - killedAt) });
+      report('cluster no WAIT', { delivered: load.tally.delivered.size, '503': load.tally.unavailable, killToRecoverySeconds: seconds(recoveredAt! - killedAt), sessionsLost: load.tally.sessionLost });
       assert.deepEqual(load.tally.unexpected.slice(0, 10), [], 'no answer but delivered, duplicate or 503');
       assert.equal(load.tally.hung, 0);
       assert.equal(load.tally.unavailableWithoutRetryAfter, 0);
@@ -365,6 +377,7 @@ describe('failover drills on Redis Cluster (kill -9 the primary of the log shard
       assert.equal(tally.hung, 0);
       assert.equal(tally.unavailableWithoutRetryAfter, 0);
       assert.equal(deliveredAlone, undefined, 'no delivered answer while the log shard had no replica');
+      assert.equal(tally.sessionLost, 0, 'with WAIT no session key handed out is lost with the primary');
       const missing: string[] = [];
       for (const id of tally.delivered) {
         const read = await fx.api(`/v1/messages/${id}`);
