@@ -11,10 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad } from './load.js';
+import { totalCpuSeconds } from './proc.js';
 
 export interface ColdStartSettings {
   coldStartAuths: number;
@@ -110,15 +110,6 @@ function start(env: Record<string, string>, cwd: string, profile: string[]): Sta
   };
 }
 
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -153,10 +144,10 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
     const host = url.hostname;
     const port = Number(url.port);
     const requests = uuids.map((uuid) => formPost(host, port, '/api', { key: `${uuid}${DEVICE}`, status: 'on' }));
-    const cpuBefore = workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const cpuBefore = totalCpuSeconds(workers);
     const result = await runLoad({ host, port, requests, concurrency: Math.max(1, settings.coldStartConcurrency), keepBodies: true });
     const burstMs = performance.now() - at;
-    const cpuUsed = workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    const cpuUsed = totalCpuSeconds(workers) - cpuBefore;
     let errors = result.transportErrors;
     const kinds: Record<string, number> = {};
     result.status.forEach((status, i) => {

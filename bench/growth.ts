@@ -37,6 +37,7 @@ import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { openSeeder, seedKeyPairs } from './growth-seed.js';
 import { renderGrowthChart, writeGrowthSection, type GrowthResult, type PointRun } from './growth-report.js';
 import { formPost, percentile, runLoad } from './load.js';
+import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling } from './rsa-ceiling.js';
 
 const SETTINGS = {
@@ -85,31 +86,6 @@ const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 
 const silent = pino({ level: 'silent' });
 const DEVICE = 'growth-device';
 
-function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match === null ? undefined : round(Number(match[1]) / 1024);
-  } catch {
-    return undefined;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /** Warning lines by message (and reason, when there is one). */
 function warningKinds(lines: string[]): Record<string, number> {
@@ -428,7 +404,7 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
       const warmErrors = Array.from(warm.status).filter((status) => status !== 200).length;
       const rsaBefore = (await rsaCeiling(availableParallelism(), settings.ceilingSeconds * 1000)).perSecond;
       const load = loadavg()[0] ?? 0;
-      const cpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const cpuBefore = totalCpuSeconds(server.workers);
       const result = await runLoad({
         host: server.host,
         port: server.port,
@@ -436,7 +412,7 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
         concurrency: settings.concurrency,
         keepBodies: true,
       });
-      const cpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+      const cpuUsed = totalCpuSeconds(server.workers) - cpuBefore;
       // The ceiling on both sides of the submits, averaged: the shared machine's speed drifts within seconds.
       const rsaAfter = (await rsaCeiling(availableParallelism(), settings.ceilingSeconds * 1000)).perSecond;
       const rsa = (rsaBefore + rsaAfter) / 2;
@@ -447,7 +423,7 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
         ...server.workers.map((pid) => ({ role: 'worker', pid })),
         ...server.workers.flatMap((pid) => childrenOf(pid).map((child) => ({ role: 'helper', pid: child }))),
       ];
-      const rss = processes.map(({ role, pid }) => ({ role, rss_mb: procStatus(pid, 'VmRSS'), peak_mb: procStatus(pid, 'VmHWM') }));
+      const rss = processes.map(({ role, pid }) => ({ role, rss_mb: memoryMb(pid, 'VmRSS'), peak_mb: memoryMb(pid, 'VmHWM') }));
       const run: PointRun = {
         store: target.name,
         sessions: grown.sessions + live.length,

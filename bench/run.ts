@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -27,6 +27,7 @@ import { findBinary } from '../test/helpers/real-backends.js';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad, type LoadResult } from './load.js';
 import { benchColdStart, COLD_START_DEFAULTS, type ColdStartResult } from './cold-start.js';
+import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling, rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
 
 const SETTINGS = {
@@ -115,33 +116,6 @@ function summarise(result: LoadResult, expected: (status: number, body: string) 
   };
 }
 
-/** Peak resident memory (VmHWM) of a process, in MB; undefined once it is gone. */
-function peakRssMb(pid: number): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match === null ? undefined : round(Number(match[1]) / 1024);
-  } catch {
-    return undefined;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 interface ServerUnderTest {
   url: URL;
@@ -366,10 +340,10 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     }
     const authRequests = uuids.map((uuid) => formPost(hostname, port, '/api', { key: `${uuid}${DEVICE}`, status: 'on' }));
     const drainsBefore = server.warnings().filter((event) => String(event.msg).startsWith('key pool empty')).length;
-    const authCpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const authCpuBefore = totalCpuSeconds(server.workers);
     const authResult = await runLoad({ host: hostname, port, requests: authRequests, concurrency: settings.authConcurrency, keepBodies: true });
     const drained = server.warnings().filter((event) => String(event.msg).startsWith('key pool empty')).length > drainsBefore;
-    const authCpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - authCpuBefore;
+    const authCpuUsed = totalCpuSeconds(server.workers) - authCpuBefore;
     const auth = summarise(authResult, (status, body) => status === 200 && body.includes('"code":0'), authResult.bodies);
     const pems = authResult.bodies.map((body) => {
       try {
@@ -409,27 +383,27 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
 
     const delivered = (status: number, body: string) => status === 200 && body.includes('"message":"delivered"');
     say(`${target.name}: submitting ${submitBodies.length} messages, each with its own wrapped key, at concurrency ${settings.concurrency}`);
-    const cpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const cpuBefore = totalCpuSeconds(server.workers);
     const loadCpuBefore = process.cpuUsage();
     const submitResult = await runLoad({ host: hostname, port, requests: submitBodies, concurrency: settings.concurrency, keepBodies: true });
-    const cpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    const cpuUsed = totalCpuSeconds(server.workers) - cpuBefore;
     const loadCpu = process.cpuUsage(loadCpuBefore);
     const loadCpuUsed = (loadCpu.user + loadCpu.system) / 1e6;
     const submit = summarise(submitResult, delivered, submitResult.bodies);
     say(`${target.name}: submit ${submit.per_s}/s p50 ${submit.p50_ms} ms p99 ${submit.p99_ms} ms, ${submit.errors} errors`);
 
     say(`${target.name}: submitting ${reusedBodies.length} messages reusing one wrapped key per session`);
-    const reusedCpuBefore = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const reusedCpuBefore = totalCpuSeconds(server.workers);
     const reusedResult = await runLoad({ host: hostname, port, requests: reusedBodies, concurrency: settings.concurrency, keepBodies: true });
-    const reusedCpuUsed = server.workers.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - reusedCpuBefore;
+    const reusedCpuUsed = totalCpuSeconds(server.workers) - reusedCpuBefore;
     const reused = summarise(reusedResult, delivered, reusedResult.bodies);
     say(`${target.name}: submit (reused key) ${reused.per_s}/s p50 ${reused.p50_ms} ms p99 ${reused.p99_ms} ms, ${reused.errors} errors`);
 
     const keygen = server.workers.flatMap((pid) => childrenOf(pid));
     const peak = {
-      primary: server.workers.includes(server.primary) ? undefined : peakRssMb(server.primary),
-      workers: server.workers.map(peakRssMb),
-      keygen: keygen.map(peakRssMb),
+      primary: server.workers.includes(server.primary) ? undefined : memoryMb(server.primary, 'VmHWM'),
+      workers: server.workers.map((pid) => memoryMb(pid, 'VmHWM')),
+      keygen: keygen.map((pid) => memoryMb(pid, 'VmHWM')),
     };
     const warningKinds: Record<string, number> = {};
     for (const event of server.warnings()) {
