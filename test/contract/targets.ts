@@ -5,6 +5,7 @@
  * what only a test needs: the raw stored bytes and expiries.
  */
 import assert from 'node:assert/strict';
+import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
 import { openRedisStore, RedisKeys } from '../../src/backends/redis/index.js';
@@ -90,18 +91,20 @@ export function redisConfigFor(redis: RedisServer, keyPrefix: string): RedisConf
   return { url: undefined, host: redis.host, port: redis.port, password: redis.env.REDIS_PASSWORD, mainDb: MAIN_DB, authDb: AUTH_DB, keyPrefix };
 }
 
-/** The store in a test Redis, through the production module, under `keyPrefix`. */
-export async function redisStoreTarget(redis: RedisServer, keyPrefix = ''): Promise<StoreTarget> {
-  const store = await openRedisStore(redisConfigFor(redis, keyPrefix), silent);
-  const main = redis.client(MAIN_DB);
-  const auth = redis.client(AUTH_DB);
-  const expiry = async (client: typeof main, key: string): Promise<Expiry> => {
+/**
+ * A store in SPEC §7's two databases, through the production module (`config`), read back raw by
+ * the test's own connections to those databases: one Redis, or the primary behind Sentinel.
+ */
+async function twoDatabaseTarget(env: Record<string, string>, config: RedisConfig, main: Redis, auth: Redis): Promise<StoreTarget> {
+  const store = await openRedisStore(config, silent);
+  const keyPrefix = config.keyPrefix;
+  const expiry = async (client: Redis, key: string): Promise<Expiry> => {
     const ms = await client.pttl(key);
     return ms === -2 ? undefined : ms === -1 ? null : ms / 1000;
   };
   return {
     backend: 'redis',
-    env: { ...redis.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
+    env: { ...env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
     sessions: store.sessions,
     messages: store.messages,
     rawSession: (key) => auth.get(`${keyPrefix}${key}`),
@@ -113,6 +116,11 @@ export async function redisStoreTarget(redis: RedisServer, keyPrefix = ''): Prom
     },
     close: () => store.handle.close(),
   };
+}
+
+/** The store in a test Redis, through the production module, under `keyPrefix`. */
+export function redisStoreTarget(redis: RedisServer, keyPrefix = ''): Promise<StoreTarget> {
+  return twoDatabaseTarget(redis.env, redisConfigFor(redis, keyPrefix), redis.client(MAIN_DB), redis.client(AUTH_DB));
 }
 
 export function redisClusterConfigFor(cluster: RedisCluster, keyPrefix: string): RedisConfig {
@@ -167,27 +175,7 @@ export async function sentinelStoreTarget(set: SentinelSet, keyPrefix = ''): Pro
     keyPrefix,
     sentinel: { sentinels, name: set.name, password: undefined },
   };
-  const store = await openRedisStore(config, silent);
-  const main = set.client(MAIN_DB);
-  const auth = set.client(AUTH_DB);
-  const expiry = async (client: typeof main, key: string): Promise<Expiry> => {
-    const ms = await client.pttl(key);
-    return ms === -2 ? undefined : ms === -1 ? null : ms / 1000;
-  };
-  return {
-    backend: 'redis',
-    env: { ...set.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), ...(keyPrefix === '' ? {} : { REDIS_KEY_PREFIX: keyPrefix }) },
-    sessions: store.sessions,
-    messages: store.messages,
-    rawSession: (key) => auth.get(`${keyPrefix}${key}`),
-    rawMessage: (id) => main.get(`${keyPrefix}${id}`),
-    sessionExpiry: (key) => expiry(auth, `${keyPrefix}${key}`),
-    messageExpiry: (id) => expiry(main, `${keyPrefix}${id}`),
-    reset: async () => {
-      await Promise.all([main.flushdb(), auth.flushdb()]);
-    },
-    close: () => store.handle.close(),
-  };
+  return twoDatabaseTarget(set.env, config, set.client(MAIN_DB), set.client(AUTH_DB));
 }
 
 /** Hands out WordPress user ids where the backend cannot invent them (MySQL). */
