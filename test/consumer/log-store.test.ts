@@ -14,6 +14,7 @@ import { SqliteLoggedMessageStore, sqliteConsumerStores } from '../../src/backen
 import { SqliteSessionStore } from '../../src/backends/sqlite/store.js';
 import { WriteBatcher } from '../../src/backends/sqlite/write-batch.js';
 import { openRedisStore } from '../../src/backends/redis/index.js';
+import type { RedisConfig } from '../../src/config/config.js';
 import type { ConsumerStores } from '../../src/store/message-log.js';
 import type { MessageRecord, MessageStore, SessionStore } from '../../src/store/store.js';
 import { makeDataDir } from '../helpers/server-process.js';
@@ -44,6 +45,20 @@ function record(deviceId = 'd1'): MessageRecord {
 }
 const session = { user_id: USER, device_id: 'd1', device_name: 'd1', private_key: 'k', created_at: new Date().toISOString() };
 
+/** A Redis store (one server or a cluster) as a target; `stopServer` ends what the target started. */
+async function redisSubject(config: RedisConfig, stopServer: () => Promise<void>): Promise<Target> {
+  const store = await openRedisStore(config, pino({ level: 'silent' }), { sessionTtlSeconds: 60 });
+  return {
+    messages: store.messages,
+    sessions: store.sessions,
+    consumer: store.consumer,
+    close: async () => {
+      await store.handle.close();
+      await stopServer();
+    },
+  };
+}
+
 const targets: Array<{ name: string; skip: string | false; open: () => Promise<Target> }> = [
   {
     name: 'sqlite',
@@ -71,16 +86,7 @@ const targets: Array<{ name: string; skip: string | false; open: () => Promise<T
     skip: skipWithoutRedis('the Redis log-store suite'),
     open: async () => {
       const redis: RedisServer = await startRedisServer();
-      const store = await openRedisStore(redisConfigFor(redis, 'p:'), pino({ level: 'silent' }), { sessionTtlSeconds: 60 });
-      return {
-        messages: store.messages,
-        sessions: store.sessions,
-        consumer: store.consumer,
-        close: async () => {
-          await store.handle.close();
-          await redis.close();
-        },
-      };
+      return redisSubject(redisConfigFor(redis, 'p:'), () => redis.close());
     },
   },
   {
@@ -88,16 +94,7 @@ const targets: Array<{ name: string; skip: string | false; open: () => Promise<T
     skip: skipWithoutRedisCluster('the Redis Cluster log-store suite'),
     open: async () => {
       const cluster = await startRedisCluster();
-      const store = await openRedisStore(redisClusterConfigFor(cluster, 'p:'), pino({ level: 'silent' }), { sessionTtlSeconds: 60 });
-      return {
-        messages: store.messages,
-        sessions: store.sessions,
-        consumer: store.consumer,
-        close: async () => {
-          await store.handle.close();
-          await cluster.close();
-        },
-      };
+      return redisSubject(redisClusterConfigFor(cluster, 'p:'), () => cluster.close());
     },
   },
 ];
