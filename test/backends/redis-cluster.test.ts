@@ -252,7 +252,7 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     await cluster.waitHealthy();
     assert.notEqual((await cluster.masterOf('drill')).address, primary.address);
     assert.equal(await client.get('drill'), 'kept');
-    await cluster.restart(primary);
+    await cluster.restartAsReplica(primary);
     await cluster.waitHealthy();
     assert.equal((await cluster.masters()).length, 3);
     assert.ok((await cluster.replicas()).some((node) => node.address === primary.address), 'the restarted node is a replica now');

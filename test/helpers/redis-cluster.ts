@@ -8,6 +8,7 @@
  *   const [primary] = await cluster.masters();
  *   await cluster.kill(primary);                   // kill -9: a crash
  *   await cluster.restart(primary);                // same port, data folder and nodes.conf
+ *   await cluster.restartAsReplica(primary);       // … and back as its shard's replica (the supervisor)
  *   await cluster.close();
  *
  * Starting six servers costs seconds: start one cluster per test file and `reset()` between
@@ -38,6 +39,8 @@ const CLI = 'redis-cli';
 const INSTALL = "Debian's redis-server and redis-tools (apt-get install redis-server redis-tools; redis-cli is in redis-tools)";
 const START_TIMEOUT_MS = 20_000;
 const HEALTHY_TIMEOUT_MS = 30_000;
+/** How long a restarted former primary gets to turn itself into a replica before it is told to. */
+const REJOIN_GRACE_MS = 5000;
 const ALL_SLOTS = 16384;
 
 /** The `skip` option for suites that need a cluster (see real-backends.ts). */
@@ -85,6 +88,13 @@ export interface RedisCluster {
   /** Starts a stopped node again on its port, data and nodes.conf; resolves once it answers PING. */
   restart(node: ClusterNode): Promise<void>;
   /**
+   * Restarts a killed primary whose slots its replica took over, and resolves once it is that
+   * shard's replica again, linked and done syncing. It normally turns itself into one from its
+   * nodes.conf and the cluster's gossip; if it has not within a few seconds it is told to
+   * (CLUSTER REPLICATE of the primary left without a replica), as an operator's supervisor would.
+   */
+  restartAsReplica(node: ClusterNode): Promise<void>;
+  /**
    * Moves `slots` slots from one primary to another with `redis-cli --cluster reshard` (keys
    * migrate one by one with MIGRATE, clients meanwhile get MOVED and ASK): a live resharding.
    */
@@ -102,13 +112,16 @@ export interface RedisCluster {
 }
 
 interface NodeLine {
+  id: string;
+  /** The primary's id for a replica, `-` for a primary. */
+  masterId: string;
   address: string;
   flags: string[];
   slots: number;
   connected: boolean;
 }
 
-/** CLUSTER NODES, as far as the harness needs it: address, flags, slots served, link state. */
+/** CLUSTER NODES, as far as the harness needs it: ids, address, flags, slots served, link state. */
 function parseClusterNodes(text: string): NodeLine[] {
   return text
     .split('\n')
@@ -122,7 +135,14 @@ function parseClusterNodes(text: string): NodeLine[] {
         const [from, to] = range.split('-').map(Number);
         return sum + (to === undefined ? 1 : to - from! + 1);
       }, 0);
-      return { address, flags: (fields[2] ?? '').split(','), slots, connected: fields[7] === 'connected' };
+      return {
+        id: fields[0] ?? '',
+        masterId: fields[3] ?? '-',
+        address,
+        flags: (fields[2] ?? '').split(','),
+        slots,
+        connected: fields[7] === 'connected',
+      };
     });
 }
 
@@ -179,10 +199,13 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     return client;
   };
 
-  /** CLUSTER NODES as seen by the first running node that answers. */
-  const view = async (): Promise<NodeLine[]> => {
+  /**
+   * CLUSTER NODES as seen by the first running node that answers, other than `excluded` (a node
+   * just restarted still believes its old nodes.conf until gossip corrects it).
+   */
+  const view = async (excluded?: ClusterNode): Promise<NodeLine[]> => {
     for (const node of nodes) {
-      if (!node.running()) continue;
+      if (!node.running() || node === excluded) continue;
       const client = connect(node);
       try {
         await client.connect();
@@ -279,6 +302,46 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     async restart(node) {
       await node.start();
+    },
+    async restartAsReplica(node) {
+      await node.start();
+      const started = Date.now();
+      let told = false;
+      await waitUntil(
+        async () => {
+          const lines = await view(node);
+          const line = lines.find((l) => l.address === node.address);
+          if (line?.flags.includes('slave') && line.connected) {
+            const client = connect(node);
+            try {
+              await client.connect();
+              const info = await client.info('replication');
+              return /master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info);
+            } finally {
+              client.disconnect();
+            }
+          }
+          if (!told && Date.now() - started > REJOIN_GRACE_MS) {
+            const isPrimary = (l: NodeLine): boolean => l.flags.includes('master') && l.slots > 0 && !l.flags.some((f) => f.startsWith('fail'));
+            const alone = lines.find((l) => isPrimary(l) && !lines.some((r) => r.masterId === l.id && r.address !== node.address));
+            if (alone !== undefined) {
+              told = true;
+              const client = connect(node);
+              try {
+                await client.connect();
+                await client.call('CLUSTER', 'REPLICATE', alone.id);
+              } catch {
+                told = false; // it may not know the primary yet: ask again next round
+              } finally {
+                client.disconnect();
+              }
+            }
+          }
+          return false;
+        },
+        HEALTHY_TIMEOUT_MS,
+        () => `${node.address} did not come back as a replica:\n${describeNodes()}`,
+      );
     },
     waitHealthy,
     client() {
