@@ -99,7 +99,6 @@ export async function startServer(
     credentials,
     directory,
     sessions: backends.sessions,
-    messages: backends.messages,
     accepted: backends.accepted,
     keys,
     settings: {

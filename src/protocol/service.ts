@@ -10,7 +10,7 @@ import { InvalidEnvelopeError, openEnvelope } from '../envelope/index.js';
 import type { SessionKeyCache } from '../session/key-cache.js';
 import type { SessionKeySource } from '../session/key-pair.js';
 import type { AcceptedMessageStore } from '../store/accepted-message.js';
-import type { MessageRecord, MessageStore, SessionRecord, SessionStore } from '../store/store.js';
+import type { MessageRecord, SessionRecord, SessionStore } from '../store/store.js';
 import { answers, type Answer } from './answers.js';
 import { parseClientKey } from './client-key.js';
 import { messageId } from './message-id.js';
@@ -27,7 +27,8 @@ export interface ProtocolSettings {
 export interface ProtocolDependencies {
   directory: Directory;
   sessions: SessionStore;
-  messages: MessageStore;
+  /** An accepted submit's AES-CBC claim, record + log entry and session renewal, as one store step. */
+  accepted: AcceptedMessageStore;
   keys: SessionKeySource;
   settings: ProtocolSettings;
   log: Logger;
@@ -39,8 +40,6 @@ export interface ProtocolDependencies {
   credentials?: CredentialRules;
   /** Issue 10 (SPEC §10 per-session limit, §11); absent = allowlists open, no guards, keys stored plain. */
   hardening?: SessionHardening;
-  /** Issue 15: an accepted submit's writes as one store step; absent = one store call per write, as before. */
-  accepted?: AcceptedMessageStore;
 }
 
 /** What a request carries beside its key (SPEC §10). */
@@ -204,7 +203,7 @@ export class ProtocolService {
   }
 
   private async store(keyText: string, message: string): Promise<Outcome> {
-    const { sessions, messages, settings, log } = this.deps;
+    const { sessions, settings, log } = this.deps;
     const key = parseClientKey(keyText, settings.userIdLength);
     if (key === null) return { answer: answers.notFound() };
     const revocation = this.credentials.revocation;
@@ -250,40 +249,18 @@ export class ProtocolService {
       received_at: new Date(this.now()).toISOString(),
       payload: opened.plaintext,
     };
-    if (this.deps.accepted !== undefined) {
-      // Issue 15: the claim, the record and the renewals below as one store step (accepted-message.ts).
-      const outcome = await this.deps.accepted.accept({
-        scope: { clientKey: key.key, createdAt: session.created_at },
-        record,
-        messageTtl: settings.messageTtlSeconds,
-        sessionTtl: settings.sessionTtlSeconds,
-        claim: this.hardening.contentClaim(opened),
-      });
-      if (outcome.kind === 'replay') return { answer: answers.duplicate(outcome.firstId) };
-      if (!outcome.renewed) log.warn('session expiry not renewed');
-      return { answer: outcome.kind === 'stored' ? answers.delivered(id) : answers.duplicate(id) };
-    }
-    // SPEC §11: AES-CBC content already accepted in this session, under another minute.
-    const firstId = await this.hardening.replayOf(key.key, session, opened, id, settings.sessionTtlSeconds);
-    if (firstId !== null) return { answer: answers.duplicate(firstId) };
-    // The renewal runs beside the store write rather than after it: a duplicate renews too, and
-    // a failed renewal changes no answer, so nothing waits on its order; stores may then commit
-    // both at once. It is started first so that a failing store write still has it handled.
-    const renewal = Promise.all([
-      sessions.renew(key.key, settings.sessionTtlSeconds).catch((error: unknown) => {
-        // The session merely keeps its old expiry; the message's answer stands.
-        log.warn({ err: error }, 'session expiry not renewed');
-      }),
-      this.hardening.renewed(key.key, settings.sessionTtlSeconds),
-    ]);
-    const stored = await messages
-      .putIfAbsent(record, settings.messageTtlSeconds)
-      .catch(async (error: unknown) => {
-        await this.hardening.storeFailed(key.key, session, opened, id);
-        throw error;
-      });
-    await renewal;
-    return { answer: stored ? answers.delivered(id) : answers.duplicate(id) };
+    // SPEC §6, §11, §4: the content claim, the record with its log entry, and the renewal.
+    const outcome = await this.deps.accepted.accept({
+      scope: { clientKey: key.key, createdAt: session.created_at },
+      record,
+      messageTtl: settings.messageTtlSeconds,
+      sessionTtl: settings.sessionTtlSeconds,
+      claim: this.hardening.contentClaim(opened),
+    });
+    if (outcome.kind === 'replay') return { answer: answers.duplicate(outcome.firstId) };
+    // The session merely keeps its old expiry; the message's answer stands.
+    if (!outcome.renewed) log.warn('session expiry not renewed');
+    return { answer: outcome.kind === 'stored' ? answers.delivered(id) : answers.duplicate(id) };
   }
 
   /**

@@ -89,31 +89,12 @@ export class SessionHardening {
   }
 
   /**
-   * SPEC §11 before storing a message: null = store it as usual; an id = answer `duplicate` with it.
-   * Only AES-CBC content is claimed (GCM authenticates the minute, so a changed minute fails there).
+   * SPEC §11: the content fingerprint the store claims before it stores a message (an
+   * AcceptedMessageStore answers `replay` when another id holds it), or null for none. Only
+   * AES-CBC content is claimed: GCM authenticates the minute, so a changed minute fails there.
    */
-  async replayOf(clientKey: string, session: SessionRecord, opened: OpenedEnvelope, id: string, ttl: TtlSeconds): Promise<string | null> {
-    if (this.options.guard === undefined || opened.enc !== 'AES-CBC') return null;
-    const first = await this.options.guard.claimContent(scopeOf(clientKey, session), opened.contentFingerprint, id, ttl);
-    // The same id is the ordinary duplicate path of SPEC §6 (or a retry of a store that failed):
-    // the message store decides, so a claim left by a crash never hides a message.
-    return first === null || first === id ? null : first;
-  }
-
-  /** replayOf's claim for a store that makes it itself (AcceptedMessageStore): the fingerprint, or null for none. */
   contentClaim(opened: OpenedEnvelope): string | null {
     return this.options.guard === undefined || opened.enc !== 'AES-CBC' ? null : opened.contentFingerprint;
-  }
-
-  /** The message of a claim made by replayOf could not be stored: let a retry claim it again. */
-  async storeFailed(clientKey: string, session: SessionRecord, opened: OpenedEnvelope, id: string): Promise<void> {
-    if (this.options.guard === undefined || opened.enc !== 'AES-CBC') return;
-    try {
-      await this.options.guard.releaseContent(scopeOf(clientKey, session), opened.contentFingerprint, id);
-    } catch (error) {
-      // The retry then gets `duplicate` with an id whose record may be missing; said in docs/PROTOCOL.md.
-      this.options.log.error({ err: error }, 'AES-CBC content claim not released after a failed store');
-    }
   }
 
   /**
@@ -133,16 +114,6 @@ export class SessionHardening {
       if (wpUserId !== null) await ending.directory.setStatus(wpUserId, session.device_id, 'off');
     } catch (error) {
       this.options.log.error({ err: error, deviceId: session.device_id }, 'session ended but device status not set off');
-    }
-  }
-
-  /** A session was renewed: its state keeps as long. Never fails the submit. */
-  async renewed(clientKey: string, ttl: TtlSeconds): Promise<void> {
-    if (this.options.guard === undefined) return;
-    try {
-      await this.options.guard.renew(clientKey, ttl);
-    } catch (error) {
-      this.options.log.warn({ err: error }, 'session hardening state expiry not renewed');
     }
   }
 

@@ -1,11 +1,11 @@
 /**
- * Issue 15: the writes of one accepted submit as one store step, so a backend can make them one
- * transaction (the embedded store: one group commit and one WAL sync instead of two) or fewer
- * round trips (Redis: the session's renewal and its AES-CBC claim in one script).
+ * The writes of one accepted submit as one store step (the protocol's only way to store a
+ * message), so a backend can make them one transaction (the embedded store: one group commit and
+ * one WAL sync instead of two) or fewer round trips (Redis: the session's renewal and its AES-CBC
+ * claim in one script).
  *
- * The step is exactly what the protocol did with SessionGuardStore.claimContent, MessageStore
- * .putIfAbsent, SessionStore.renew and SessionGuardStore.renew, in that order, with the same
- * answers:
+ * The step means SessionGuardStore.claimContent, MessageStore.putIfAbsent, SessionStore.renew and
+ * SessionGuardStore.renew, in that order, with their answers:
  *   1. `claim` given (SPEC §11, AES-CBC content): claimed before in this session with another id
  *      → `replay` with that id; nothing else is written (no record, no renewal).
  *   2. The record is stored if absent, with its log entry (SPEC §6, §9): `stored` or `duplicate`.

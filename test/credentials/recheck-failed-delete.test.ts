@@ -17,7 +17,7 @@ import { answers, Code } from '../../src/protocol/answers.js';
 import { ProtocolService } from '../../src/protocol/service.js';
 import { SessionKeyCache } from '../../src/session/key-cache.js';
 import type { SessionStore } from '../../src/store/store.js';
-import { openFixtureStores, TEST_UUID } from '../helpers/embedded.js';
+import { openFixtureAcceptedStore, openFixtureStores, TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { makeDataDir } from '../helpers/server-process.js';
 
@@ -26,6 +26,7 @@ const data = makeDataDir();
 const stores = openFixtureStores(data.dir);
 const writer = openWriterConnection(data.dir);
 const rechecks = new SqliteSessionRecheckStore(stores.db, new WriteBatcher(writer));
+const submits = openFixtureAcceptedStore(data.dir);
 
 let failNextDelete = false;
 const sessions: SessionStore = {
@@ -49,7 +50,7 @@ const { publicKey, privateKey } = generateKeyPairSync('rsa', {
 const service = new ProtocolService({
   directory: stores.directory,
   sessions,
-  messages: stores.messages,
+  accepted: submits.accepted,
   keys: { take: async () => ({ publicKeyPem: publicKey, privateKeyPem: privateKey }) },
   settings: { userIdLength: 36, sessionTtlSeconds: 3600, messageTtlSeconds: 0, minuteWindow: 0 },
   log: pino({ level: 'silent' }),
@@ -63,6 +64,7 @@ before(async () => {
   await stores.directory.addDevice(TEST_UUID, 'phone-01', 'Phone');
 });
 after(() => {
+  submits.close();
   writer.close();
   stores.db.close();
   data.remove();

@@ -4,8 +4,12 @@
  */
 import { createPublicKey } from 'node:crypto';
 import pino from 'pino';
-import { openEmbeddedDatabase, type SqliteDatabase } from '../../src/backends/sqlite/database.js';
+import { SqliteAcceptedMessageStore } from '../../src/backends/sqlite/accepted-message.js';
+import { openEmbeddedDatabase, openWriterConnection, type SqliteDatabase } from '../../src/backends/sqlite/database.js';
+import { SqliteLoggedMessageStore } from '../../src/backends/sqlite/message-log.js';
+import { SqliteSessionGuardStore } from '../../src/backends/sqlite/session-guard.js';
 import { SqliteMessageStore, SqliteSessionStore } from '../../src/backends/sqlite/store.js';
+import { WriteBatcher } from '../../src/backends/sqlite/write-batch.js';
 import { SqliteUsermetaTable } from '../../src/backends/sqlite/usermeta.js';
 import { Directory } from '../../src/directory/directory.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from './server-process.js';
@@ -37,6 +41,29 @@ export function openFixtureStores(dataDir: string) {
   const usermeta = new SqliteUsermetaTable(db, 'wp_');
   const directory = new Directory(usermeta, META_KEYS, pino({ level: 'silent' }));
   return { db, usermeta, directory, sessions: new SqliteSessionStore(db), messages: new SqliteMessageStore(db) };
+}
+
+/**
+ * The embedded store's one-step submit (AcceptedMessageStore), wired as the server wires it, on
+ * a writer connection of its own: for tests that run ProtocolService in process.
+ */
+export function openFixtureAcceptedStore(dataDir: string): { accepted: SqliteAcceptedMessageStore; close(): void } {
+  const db = openEmbeddedDatabase(dataDir, 'wp_');
+  const writer = openWriterConnection(dataDir);
+  const writes = new WriteBatcher(writer);
+  const accepted = new SqliteAcceptedMessageStore(writes, {
+    sessions: new SqliteSessionStore(db, writes),
+    messages: new SqliteLoggedMessageStore(db, writes),
+    guard: new SqliteSessionGuardStore(writes),
+  });
+  return {
+    accepted,
+    close() {
+      writes.close();
+      writer.close();
+      db.close();
+    },
+  };
 }
 
 /** Starts a server on a fresh data folder with one user (TEST_UUID) holding the given devices. */

@@ -15,7 +15,7 @@ import { ProtocolService } from '../../src/protocol/service.js';
 import { SessionKeyCache } from '../../src/session/key-cache.js';
 import type { SessionKeyPair, SessionKeySource } from '../../src/session/key-pair.js';
 import type { SessionRecord } from '../../src/store/store.js';
-import { openFixtureStores, TEST_UUID } from '../helpers/embedded.js';
+import { openFixtureAcceptedStore, openFixtureStores, TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { makeDataDir } from '../helpers/server-process.js';
 
@@ -160,6 +160,7 @@ describe('protocol service with the caches', () => {
   const key = `${TEST_UUID}phone-01`;
   const data = makeDataDir();
   const stores = openFixtureStores(data.dir);
+  const submits = openFixtureAcceptedStore(data.dir);
   const supply = pairs(3);
   let handedOut = 0;
   const keys: SessionKeySource = {
@@ -175,7 +176,7 @@ describe('protocol service with the caches', () => {
     new ProtocolService({
       directory: stores.directory,
       sessions: stores.sessions,
-      messages: stores.messages,
+      accepted: submits.accepted,
       keys,
       settings: { userIdLength: 36, sessionTtlSeconds: TTL, messageTtlSeconds: 0, minuteWindow: 0 },
       log: pino({ level: 'silent' }),
@@ -196,6 +197,7 @@ describe('protocol service with the caches', () => {
     await stores.directory.addDevice(TEST_UUID, 'phone-01', 'Phone');
   });
   after(() => {
+    submits.close();
     stores.db.close();
     data.remove();
   });
