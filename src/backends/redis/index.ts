@@ -20,7 +20,7 @@ import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
 import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
-import { ReplicationWait } from './replication-wait.js';
+import { NO_REPLICATION_WAIT, ReplicationWait } from './replication-wait.js';
 
 export { RedisKeys } from './keys.js';
 export { RedisMessageStore, RedisSessionStore } from './store.js';
@@ -77,7 +77,8 @@ export async function openRedisStore(
     accepted: new RedisAcceptedMessageStore(connections.sessions, keys, messages, guard, log),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    keyPool: new RedisKeyPoolStore(connections.sessions, keys),
+    // On one Redis or Sentinel the session write's WAIT covers the pop before it (same connection).
+    keyPool: new RedisKeyPoolStore(connections.sessions, keys, connections.cluster ? sessionsWait : NO_REPLICATION_WAIT),
     messages,
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,
