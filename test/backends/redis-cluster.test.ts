@@ -4,7 +4,8 @@
  * sessions over every master while a session's keys share one slot; listing (admin messages,
  * session scans) covers every master; a live resharding under load leaks no redirection; the
  * repair gives a record cut off from its log entry by a crash its entry at start-up, through the
- * real server; the per-key stores work; /readyz needs every master; the
+ * real server, moves an entry an earlier record of the id left to the end of the log (so a
+ * consumer past it reads the new record) and runs on its timer; the per-key stores work; /readyz needs every master; the
  * harness's kill and restart (test/helpers/redis-cluster.ts, for the failover drills) work; and
  * the configuration refuses what cannot go with REDIS_CLUSTER_NODES.
  */
@@ -14,7 +15,8 @@ import pino from 'pino';
 import type { Cluster } from 'ioredis';
 import { openRedisStore, RedisKeys, type RedisStore } from '../../src/backends/redis/index.js';
 import { keySlot } from '../../src/backends/redis/key-slot.js';
-import { REPAIR_AFTER_MS } from '../../src/backends/redis/log-repair.js';
+import { RedisLogRepair, REPAIR_AFTER_MS, SeenLogHead } from '../../src/backends/redis/log-repair.js';
+import { RedisLoggedMessageStore } from '../../src/backends/redis/message-log.js';
 import { BackendUnavailableError } from '../../src/backends/unavailable.js';
 import { ConfigError, readConfig } from '../../src/config/config.js';
 import type { MessageRecord } from '../../src/store/store.js';
@@ -29,6 +31,27 @@ const USER = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const PREFIX = 'c:';
 const keys = new RedisKeys(PREFIX, 'cluster');
 let counter = 0;
+
+/** The cluster store with a crash standing in for one of its steps: the request dies there, as a killed process would. */
+class CrashingStore extends RedisLoggedMessageStore {
+  constructor(
+    client: Cluster,
+    seen: SeenLogHead,
+    private readonly crashAt: 'entry' | 'marker',
+  ) {
+    super(client, keys, 60, undefined, seen);
+  }
+
+  protected override async appendEntry(id: string): Promise<void> {
+    if (this.crashAt === 'entry') throw new Error('crashed before the log entry');
+    await super.appendEntry(id);
+  }
+
+  protected override async forgetMarker(id: string, marker: string): Promise<void> {
+    if (this.crashAt === 'marker') throw new Error('crashed before the marker went');
+    await super.forgetMarker(id, marker);
+  }
+}
 
 function record(deviceId = 'd1'): MessageRecord {
   const n = counter++;
@@ -160,6 +183,90 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
       await server.stop();
       data.remove();
     }
+  });
+
+  test('the repair moves an entry an earlier record of the id left to the end of the log: a consumer past its old position reads the new record; an entry the interrupted attempt wrote stays', async () => {
+    await cluster.reset();
+    const seen = new SeenLogHead();
+    const steps = new RedisLoggedMessageStore(client, keys, 60, undefined, seen);
+    const log = store.consumer.log;
+    const scoreOf = async (id: string): Promise<number | null> => {
+      const score = await client.zscore(keys.logEntries, id);
+      return score === null ? null : Number(score);
+    };
+
+    // An id stored, its record gone (expired; deleted by hand here) while its entry is still in the log.
+    const again = record();
+    assert.equal(await steps.putIfAbsent(again, 0), true);
+    const oldPosition = await scoreOf(again.id);
+    assert.ok(oldPosition !== null);
+    const later = record();
+    assert.equal(await steps.putIfAbsent(later, 0), true);
+    // A consumer has read up to here: past the id's old position.
+    const cursor = (await scoreOf(later.id))!;
+    await client.del(keys.message(again.id));
+
+    // Stored again, and the process dies before the log entry: the old entry keeps its position.
+    await assert.rejects(new CrashingStore(client, seen, 'entry').putIfAbsent(again, 0));
+    assert.ok(await client.exists(keys.message(again.id), keys.unlogged(again.id)) === 2, 'record and marker are there');
+    assert.equal(await scoreOf(again.id), oldPosition, 'the entry is still the earlier record’s');
+    // The ordinary crash cases beside it: no entry at all, and the attempt's own entry written.
+    const neverLogged = record();
+    await assert.rejects(new CrashingStore(client, seen, 'entry').putIfAbsent(neverLogged, 0));
+    const ownEntry = record();
+    await assert.rejects(new CrashingStore(client, seen, 'marker').putIfAbsent(ownEntry, 0));
+    const ownPosition = await scoreOf(ownEntry.id);
+    assert.ok(ownPosition !== null && ownPosition > cursor);
+
+    const repair = new RedisLogRepair(client, keys, seen);
+    // As a pass REPAIR_AFTER_MS later: every marker counts as left by a crash.
+    const passTime = Date.now() + 2 * REPAIR_AFTER_MS;
+    assert.equal(await repair.run(passTime), 2, 'the moved entry and the missing one were written');
+    const after = await log.entriesAfter(cursor, 100);
+    const ids = after.map((entry) => entry.id);
+    assert.ok(ids.includes(again.id), 'read after the old cursor');
+    assert.ok((await scoreOf(again.id))! > cursor);
+    assert.equal(ids.filter((id) => id === again.id).length, 1, 'once');
+    assert.ok(ids.includes(neverLogged.id));
+    assert.equal(await scoreOf(ownEntry.id), ownPosition, "the attempt's own entry stays where it was (no consumer reads it twice)");
+    assert.deepEqual(await log.records([again.id]), [again], 'and its record is the new one');
+    for (const r of [again, neverLogged, ownEntry]) assert.equal(await client.exists(keys.unlogged(r.id)), 0, 'the marker went');
+    // Once per id: a second pass moves nothing.
+    const positions = await Promise.all([again, neverLogged, ownEntry].map((r) => scoreOf(r.id)));
+    assert.equal(await repair.run(passTime), 0);
+    assert.deepEqual(await Promise.all([again, neverLogged, ownEntry].map((r) => scoreOf(r.id))), positions);
+
+    // A process that has stored nothing yet learns the head from its first pass, so its markers carry it too.
+    const fresh = new SeenLogHead();
+    await new RedisLogRepair(client, keys, fresh).run();
+    assert.equal(fresh.sequence, Number(await client.get(keys.logSequence)));
+  });
+
+  test('the repair runs on its timer too, in every process (an interval injected here instead of the minute)', async () => {
+    await cluster.reset();
+    const repair = new RedisLogRepair(client, keys, new SeenLogHead());
+    const timer = await repair.start(pino({ level: 'silent' }), 100);
+    try {
+      // Left by a crash after the start-up pass (an old marker, no entry).
+      const cutOff = record();
+      await client.set(keys.message(cutOff.id), JSON.stringify(cutOff));
+      await client.set(keys.unlogged(cutOff.id), `${Date.now() - 2 * REPAIR_AFTER_MS}:0`);
+      const started = Date.now();
+      while ((await client.zscore(keys.logEntries, cutOff.id)) === null) {
+        assert.ok(Date.now() - started < 20_000, 'the timer repaired the record');
+        await sleep(50);
+      }
+      assert.equal(await client.exists(keys.unlogged(cutOff.id)), 0);
+    } finally {
+      timer.stop();
+    }
+    // Stopped: a marker left now stays (after a grace for a pass that was already under way).
+    await sleep(1000);
+    const afterStop = record();
+    await client.set(keys.message(afterStop.id), JSON.stringify(afterStop));
+    await client.set(keys.unlogged(afterStop.id), `${Date.now() - 2 * REPAIR_AFTER_MS}:0`);
+    await sleep(500);
+    assert.equal(await client.exists(keys.unlogged(afterStop.id)), 1, 'no pass after stop()');
   });
 
   // With ioredis's auto-pipelining on, this load gets raw "MOVED <slot> <node>" errors (tried:

@@ -1,6 +1,7 @@
 /**
- * The two deployments the SPEC §10 suites run against, each as a server would see it: the
- * embedded SQLite file, and real Redis + MariaDB. The test side writes the directory with plain
+ * The deployments the SPEC §10 suites run against, each as a server would see it: the embedded
+ * SQLite file, real Redis + MariaDB, and (for the failure budgets) a real Redis Cluster with the
+ * embedded directory. The test side writes the directory with plain
  * SQL on `wp_usermeta`, as WordPress (or its plugin) would, and posts over real HTTP on a fresh
  * connection per request, so that with WORKERS=2 both processes serve.
  */
@@ -12,6 +13,7 @@ import { API_PATH } from '../../src/protocol/request.js';
 import { makeDataDir } from '../helpers/server-process.js';
 import { skipWithoutMariadb, startMariadbServer } from '../helpers/mariadb-server.js';
 import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
+import { startRedisCluster } from '../helpers/redis-cluster.js';
 import { skipIfAny } from '../helpers/real-backends.js';
 
 export interface DeviceSeed {
@@ -75,15 +77,20 @@ function deployment(
   };
 }
 
-export function startEmbeddedDeployment(): Deployment {
-  const data = makeDataDir();
-  const db = openEmbeddedDatabase(data.dir, 'wp_');
-  const sql: Deployment['sql'] = async (statement, params = []) => {
+/** Statements on the embedded file's wp_usermeta, as WordPress would run them. */
+function embeddedSql(db: ReturnType<typeof openEmbeddedDatabase>): Deployment['sql'] {
+  return async (statement, params = []) => {
     const prepared = db.prepare(statement);
     if (prepared.reader) return prepared.all(...params) as Array<Record<string, unknown>>;
     prepared.run(...params);
     return [];
   };
+}
+
+export function startEmbeddedDeployment(): Deployment {
+  const data = makeDataDir();
+  const db = openEmbeddedDatabase(data.dir, 'wp_');
+  const sql = embeddedSql(db);
   const subjects = async (): Promise<string[]> =>
     (db.prepare(`SELECT subject FROM failure_budgets WHERE window_ends_at > ?`).all(Date.now()) as Array<{ subject: string }>).map((row) => row.subject);
   return deployment('embedded SQLite', { DATA_DIR: data.dir }, sql, subjects, async () => {
@@ -124,6 +131,24 @@ export async function startRealDeployment(): Promise<Deployment & { generalLog(n
       return Number(rows[0]?.n ?? 0);
     },
   };
+}
+
+/** A real Redis Cluster (3 primaries, 3 replicas: sessions, messages, budgets; SPEC §13) and the embedded directory. */
+export async function startClusterDeployment(): Promise<Deployment> {
+  const cluster = await startRedisCluster();
+  const data = makeDataDir();
+  const db = openEmbeddedDatabase(data.dir, 'wp_');
+  // The counters spread over every master (keys.ts: no hash tag), so each is asked.
+  const prefix = new RedisKeys('', 'cluster').failures('');
+  const subjects = async (): Promise<string[]> => {
+    const perMaster = await Promise.all((await cluster.masters()).map((node) => cluster.nodeClient(node).keys(`${prefix}*`)));
+    return perMaster.flat().map((key) => key.slice(prefix.length));
+  };
+  return deployment('Redis Cluster', { ...cluster.env, DATA_DIR: data.dir }, embeddedSql(db), subjects, async () => {
+    db.close();
+    await cluster.close();
+    data.remove();
+  });
 }
 
 export const skipRealDeployment = (suite: string): string | false =>

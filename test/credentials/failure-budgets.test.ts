@@ -1,6 +1,6 @@
 /**
- * SPEC §10 failure budgets over real HTTP with WORKERS=2, on the embedded store and on Redis +
- * MariaDB: the count lives in the store (the failures land on both workers and still add up),
+ * SPEC §10 failure budgets over real HTTP with WORKERS=2, on the embedded store, on Redis +
+ * MariaDB and on a Redis Cluster (SPEC §13): the count lives in the store (the failures land on both workers and still add up),
  * a spent budget is answered 429 with Retry-After before the directory is asked (the MariaDB
  * general log shows no query for it), one key's failures never block another key, the address
  * budget works behind a trusted proxy, and a window's end serves the key again.
@@ -12,13 +12,16 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { OTHER_UUID, TEST_UUID } from '../helpers/embedded.js';
 import { sleep } from '../helpers/real-backends.js';
-import { post, skipRealDeployment, startEmbeddedDeployment, startRealDeployment, type Answer, type Deployment } from './deployments.js';
+import { skipWithoutRedisCluster } from '../helpers/redis-cluster.js';
+import { post, skipRealDeployment, startClusterDeployment, startEmbeddedDeployment, startRealDeployment, type Answer, type Deployment } from './deployments.js';
 
 type WithLog = Deployment & { generalLog?: (needle: string) => Promise<number> };
 
 const deployments: Array<[string, () => Promise<WithLog>, string | false]> = [
   ['embedded', async () => startEmbeddedDeployment(), false],
   ['Redis + MariaDB', startRealDeployment, skipRealDeployment('failure budgets on Redis + MariaDB')],
+  // SPEC §13: the counters on a cluster are spread over its masters and still shared by every process.
+  ['Redis Cluster', startClusterDeployment, skipWithoutRedisCluster('failure budgets on a Redis Cluster')],
 ];
 
 const THIRD_UUID = '3b241101-e2bb-4255-8caf-4136c566a962';

@@ -15,12 +15,12 @@ import { RedisInstallationSecrets } from './installation-secrets.js';
 import { RedisRateLimitStore } from './rate-limits.js';
 import { RedisKeyPoolStore } from './key-pool.js';
 import { RedisKeys } from './keys.js';
-import { RedisLogRepair } from './log-repair.js';
+import { RedisLogRepair, SeenLogHead } from './log-repair.js';
 import { RedisSessionGuardStore } from './session-guard.js';
 import { RedisSessionRewriter } from './session-rewrite.js';
 import { redisConsumerStores, RedisLoggedMessageStore } from './message-log.js';
 import { RedisMessageStore, RedisSessionStore } from './store.js';
-import { ReplicationWait } from './replication-wait.js';
+import { NO_REPLICATION_WAIT, ReplicationWait } from './replication-wait.js';
 
 export { RedisKeys } from './keys.js';
 export { RedisMessageStore, RedisSessionStore } from './store.js';
@@ -65,9 +65,11 @@ export async function openRedisStore(
   // Waiting for the first attempt lets a healthy start be ready the moment the server listens.
   await connections.firstAttempt;
   // Cluster: a store split into one-slot steps is finished here before anything is answered (log-repair.ts).
-  const repair = connections.cluster ? await new RedisLogRepair(connections.messages, keys).start(log) : undefined;
+  // The log head this process has seen: the repair keeps it fresh, the store's markers carry it.
+  const seenLogHead = new SeenLogHead();
+  const repair = connections.cluster ? await new RedisLogRepair(connections.messages, keys, seenLogHead).start(log) : undefined;
   const guard = new RedisSessionGuardStore(connections.sessions, keys);
-  const messages = new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait);
+  const messages = new RedisLoggedMessageStore(connections.messages, keys, options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS, messagesWait, seenLogHead);
   return {
     sessions: new RedisSessionStore(connections.sessions, keys, sessionsWait),
     failures: new RedisFailureCounterStore(connections.messages, keys),
@@ -77,7 +79,8 @@ export async function openRedisStore(
     accepted: new RedisAcceptedMessageStore(connections.sessions, keys, messages, guard, log),
     installationSecrets: new RedisInstallationSecrets(connections.sessions, keys),
     sessionRewriter: new RedisSessionRewriter(connections.sessions, keys),
-    keyPool: new RedisKeyPoolStore(connections.sessions, keys),
+    // On one Redis or Sentinel the session write's WAIT covers the pop before it (same connection).
+    keyPool: new RedisKeyPoolStore(connections.sessions, keys, connections.cluster ? sessionsWait : NO_REPLICATION_WAIT),
     messages,
     consumer: redisConsumerStores(connections.messages, connections.sessions, keys),
     description: connections.description,

@@ -5,13 +5,23 @@
  * an entry reaches exactly one caller across every process and instance.
  *
  * With an asynchronous replica, a pop acknowledged by a primary that dies before replicating it
- * can reappear after a failover (docs/SECURITY.md says what that would mean and bound).
+ * can reappear after a failover, and its pair be handed out twice (docs/SECURITY.md "The durable
+ * key pool"). With REDIS_WAIT_REPLICAS (SPEC §13) it cannot:
+ * - on one Redis or Sentinel the pop goes out on the sessions connection, and the WAIT of the
+ *   session write that follows it covers every earlier write of that connection: nothing to add;
+ * - on a cluster the list lives on one master and the sessions on all of them, so `take` waits
+ *   for the pop on the list's master itself (coalesced with every other WAIT there), before the
+ *   pair is used. Not acknowledged = BackendUnavailableError (the auth's 503, no session
+ *   written): the popped pair is dropped, never stored in a record nor answered. If the pop is
+ *   replicated later the pair is simply gone; if a failover loses it, the entry is back in the
+ *   list and handed out then for the first time. Either way no device gets it twice.
  */
 import { SESSION_KEY_BITS_ALLOWED, type SessionKeyBits } from '../../config/config.js';
 import type { KeyPoolStore, PooledKey } from '../../store/key-pool-store.js';
 import { orUnavailable } from '../unavailable.js';
 import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
+import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
 import { script, scriptsOn } from './scripts.js';
 
 const BACKEND = 'redis';
@@ -40,6 +50,8 @@ export class RedisKeyPoolStore implements KeyPoolStore {
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
+    /** Cluster with REDIS_WAIT_REPLICAS: a pop is answered once replicas hold it (the header says why only there). */
+    private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
   ) {
     this.addScript = script(scriptsOn(client), 'addPooledKey');
   }
@@ -50,15 +62,19 @@ export class RedisKeyPoolStore implements KeyPoolStore {
   }
 
   take(bits: SessionKeyBits): Promise<PooledKey | null> {
-    return orUnavailable(BACKEND, async () => {
-      // An entry that does not decode (written by hand, or a future format) is dropped, not handed out.
-      for (;;) {
-        const raw = await this.client.lpop(this.keys.keyPool(bits));
-        if (raw === null) return null;
-        const key = decode(raw);
-        if (key !== null) return key;
-      }
-    });
+    const list = this.keys.keyPool(bits);
+    // The WAIT (if any) follows the last pop, which covers the ones before it; an empty pool wrote nothing.
+    return orUnavailable(BACKEND, () => this.replication.replicatedIf(list, () => this.pop(list), (taken) => taken !== null));
+  }
+
+  private async pop(list: string): Promise<PooledKey | null> {
+    // An entry that does not decode (written by hand, or a future format) is dropped, not handed out.
+    for (;;) {
+      const raw = await this.client.lpop(list);
+      if (raw === null) return null;
+      const key = decode(raw);
+      if (key !== null) return key;
+    }
   }
 
   count(bits: SessionKeyBits): Promise<number> {

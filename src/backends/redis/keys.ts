@@ -40,7 +40,8 @@
  *
  *   <prefix>msg:{<id>}                   message record JSON (§7's value, unchanged)
  *   <prefix>unlogged:{<id>}              the record's "log entry not written yet" marker (its
- *                                        slot: {<id>}); value = when it was set (ms since 1970)
+ *                                        slot: {<id>}); value = `<ms since 1970>:<log head seen>`
+ *                                        (log-repair.ts unloggedMarker)
  *   <prefix>session:{<client key>}       session record JSON
  *   <prefix>guard:{<client key>}         the session's guard hash
  *   <prefix>recheck:{<client key>}       the session's recheck mark

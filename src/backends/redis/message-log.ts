@@ -16,6 +16,7 @@ import type { RedisKeys } from './keys.js';
 import { script, scriptsOn, type ScriptRunner, type Scripts } from './scripts.js';
 import { RedisMessageStore } from './store.js';
 import { NO_REPLICATION_WAIT, type ReplicationWait } from './replication-wait.js';
+import { SeenLogHead, unloggedMarker } from './log-repair.js';
 
 const BACKEND = 'redis';
 const PURGE_BATCH = 500;
@@ -38,6 +39,8 @@ export class RedisLoggedMessageStore extends RedisMessageStore {
     private readonly sessionTtlSeconds: TtlSeconds,
     /** SPEC §13 REDIS_WAIT_REPLICAS: `delivered` and `duplicate` are answered once replicas hold the record. */
     private readonly replication: ReplicationWait = NO_REPLICATION_WAIT,
+    /** Cluster: the log head this process has seen, which each marker carries (log-repair.ts says why). */
+    private readonly seenLogHead: SeenLogHead = new SeenLogHead(),
   ) {
     super(client, keyNames);
     this.scripts = scriptsOn(client);
@@ -82,13 +85,25 @@ export class RedisLoggedMessageStore extends RedisMessageStore {
     return orUnavailable(BACKEND, async () => {
       const deleted = await script(this.scripts, 'checkDeleted')([keys.deletedInSession(senderKey(record))], [id, this.sessionTtlSeconds]);
       if (Number(deleted) === 1) return false;
-      const markedAt = String(Date.now());
-      const stored = await script(this.scripts, 'storeRecord')([keys.message(id), keys.unlogged(id)], [encodeMessage(record), ttl, markedAt]);
+      // Taken before the record is set: this attempt's own entry will be above it (log-repair.ts).
+      const marker = unloggedMarker(Date.now(), this.seenLogHead);
+      const stored = await script(this.scripts, 'storeRecord')([keys.message(id), keys.unlogged(id)], [encodeMessage(record), ttl, marker]);
       if (Number(stored) !== 1) return false;
-      await script(this.scripts, 'appendLog')([keys.logEntries, keys.logSequence], [id, 'stored']);
-      await script(this.scripts, 'forgetUnlogged')([keys.unlogged(id)], [markedAt]);
+      await this.appendEntry(id);
+      await this.forgetMarker(id, marker);
       return true;
     });
+  }
+
+  /** Step 3 (appendLog-2.lua "stored"). Its own method so a test can stand a crash in for it. */
+  protected async appendEntry(id: string): Promise<void> {
+    const keys = this.keyNames;
+    this.seenLogHead.saw(Number(await script(this.scripts, 'appendLog')([keys.logEntries, keys.logSequence], [id, 'stored'])));
+  }
+
+  /** Step 4 (forgetUnlogged-1.lua). Its own method so a test can stand a crash in for it. */
+  protected async forgetMarker(id: string, marker: string): Promise<void> {
+    await script(this.scripts, 'forgetUnlogged')([this.keyNames.unlogged(id)], [marker]);
   }
 }
 

@@ -16,6 +16,10 @@
  *   is queued per connection, however many submits are in flight.
  * - A duplicate confirms a record too, so it waits as well (the message store makes the
  *   connection's replication offset cover the existing record first: scripts/touchRecord-1.lua).
+ * - A new session's key pair may come from the durable key pool (key-pool.ts): its LPOP is a
+ *   write too. On a cluster the pool's list is on another master than most sessions, so the pop
+ *   is waited for there, before the session is written (replicatedIf); on one Redis or Sentinel
+ *   it went out on the sessions connection, and the session write's WAIT after it covers it.
  */
 import type { Redis } from 'ioredis';
 import type { ReplicationWaitConfig } from '../../config/redis-failover.js';
@@ -98,12 +102,37 @@ export class ReplicationWait {
     const result = await write();
     // Asked after the write: a write redirected to another master (a slot that moved) is waited for there.
     // Nothing can close a connection between the reply and this line (no I/O runs in between).
-    const clients = [...new Set((typeof keys === 'string' ? [keys] : keys).map((key) => this.connections.connectionFor(key)))];
-    const waits = clients.map((client) => this.waitsOn(client));
-    const generations = waits.map((w) => w.generation);
+    const marks = this.marksFor(keys);
     if (existing !== undefined && existing.found(result)) await existing.confirm();
-    const counts = await Promise.all(waits.map((w) => w.acknowledged()));
-    if (waits.some((w, i) => w.generation !== generations[i])) {
+    await this.acknowledged(marks);
+    return result;
+  }
+
+  /**
+   * As replicated(), for a write that may have written nothing (an LPOP of an empty list): then
+   * nothing waits, since a WAIT could only vouch for older writes, and with the replicas away it
+   * would refuse a request that changed nothing.
+   */
+  async replicatedIf<T>(key: string, write: () => Promise<T>, wrote: (result: T) => boolean): Promise<T> {
+    if (!this.enabled) return write();
+    const result = await write();
+    if (!wrote(result)) return result;
+    await this.acknowledged(this.marksFor(key));
+    return result;
+  }
+
+  /** The connections `keys` were just written on, with their generations now. */
+  private marksFor(keys: string | readonly string[]): Array<{ waits: ConnectionWaits; generation: number }> {
+    const clients = [...new Set((typeof keys === 'string' ? [keys] : keys).map((key) => this.connections.connectionFor(key)))];
+    return clients.map((client) => {
+      const waits = this.waitsOn(client);
+      return { waits, generation: waits.generation };
+    });
+  }
+
+  private async acknowledged(marks: ReadonlyArray<{ waits: ConnectionWaits; generation: number }>): Promise<void> {
+    const counts = await Promise.all(marks.map((mark) => mark.waits.acknowledged()));
+    if (marks.some((mark) => mark.waits.generation !== mark.generation)) {
       throw new BackendUnavailableError(BACKEND, new Error('the connection was lost between the write and WAIT: its replication is unknown'));
     }
     const fewest = Math.min(...counts);
@@ -113,7 +142,6 @@ export class ReplicationWait {
         new Error(`WAIT: ${fewest} of ${this.config.replicas} replicas acknowledged within ${this.config.timeoutMs} ms`),
       );
     }
-    return result;
   }
 
   private waitsOn(client: Redis): ConnectionWaits {

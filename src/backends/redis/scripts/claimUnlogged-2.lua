@@ -5,7 +5,8 @@
     1. no marker: nothing to do;
     2. the record is gone (expired, deleted): it needs no entry, the marker goes;
     3. the marker is younger than ARGV[1]: a request may still be writing the entry, leave it;
-    4. else the marker's value, for appendLog-2.lua "repair" and then forgetUnlogged-1.lua.
+    4. else the marker's value, for appendLog-2.lua "repair" (with the log head it carries) and
+       then forgetUnlogged-1.lua.
 
   Input:
     KEYS[1] the message key               <prefix>msg:{<id>}
@@ -25,7 +26,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
   return false
 end
-if (tonumber(marker) or 0) >= tonumber(ARGV[1]) then
+-- The marker is "<ms>:<log head seen>" (log-repair.ts unloggedMarker): its age is the part before ':'.
+if (tonumber(string.match(marker, '^%d+')) or 0) >= tonumber(ARGV[1]) then
   return false
 end
 return marker

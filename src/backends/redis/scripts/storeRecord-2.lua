@@ -11,8 +11,9 @@
     ARGV[1] the record JSON (SPEC §7)
     ARGV[2] the record's TTL in seconds, 0 = none (MESSAGE_TTL_SECONDS); the marker gets it too,
             since a record that expired needs no entry
-    ARGV[3] the marker's value: when it was set, in ms since 1970 (the repair leaves young ones
-            to the request still writing them)
+    ARGV[3] the marker's value, "<ms>:<sequence>": when it was set, in ms since 1970 (the repair
+            leaves young ones to the request still writing them), and the log head the process
+            had seen before (the repair tells an earlier record's entry from this one's by it)
 
   Output:
     1  stored, marker set
