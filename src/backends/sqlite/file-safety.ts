@@ -89,8 +89,8 @@ export function secureConnection(db: SqliteDatabase): void {
  * Runs on the writer connection outside any transaction (better-sqlite3 is synchronous, so the
  * WriteBatcher's transactions never interleave with this); a checkpoint another process keeps
  * busy is tried again later, backing off (SCRUB_RETRY_MS doubling to SCRUB_RETRY_MAX_MS): so a
- * deleted key leaves the WAL at most SCRUB_RETRY_MAX_MS after the other processes first let go of
- * it, and SCRUB_DELAY_MS + SCRUB_RETRY_MS after the delete when they do not hold it then.
+ * deleted key leaves the WAL SCRUB_DELAY_MS after the delete when the WAL is free then, and
+ * otherwise at most SCRUB_RETRY_MAX_MS after the other processes let go of it (docs/SECURITY.md).
  */
 export class WalScrubber {
   private timer: NodeJS.Timeout | undefined;
