@@ -9,12 +9,11 @@
  *
  * Run by bench/run.ts once per store, on that store's target (its seeded directory and data).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
 import { formPost, percentile, runLoad } from './load.js';
 import { totalCpuSeconds } from './proc.js';
+import { spawnServer, until } from './server-process.js';
 
 export interface ColdStartSettings {
   coldStartAuths: number;
@@ -56,66 +55,6 @@ export interface ColdStartResult {
 const DEVICE = 'bench-device';
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-interface Started {
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-  listening: Promise<{ url: URL; workers: number[]; at: number }>;
-  stop(): Promise<void>;
-}
-
-/** Starts the server and resolves `listening` on the very line, not on a poll. */
-function start(env: Record<string, string>, cwd: string, profile: string[]): Started {
-  const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const events: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const listening = new Promise<{ url: URL; workers: number[]; at: number }>((resolve, reject) => {
-    let pending = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        // Request lines are skipped unparsed: the bench shares the CPU with the server.
-        if (line.includes('"msg":"request"') && !line.includes('"level":4') && !line.includes('"level":5')) continue;
-        let event: Record<string, unknown>;
-        try {
-          event = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        events.push(event);
-        if (event.msg === 'listening') {
-          const workers = Array.isArray(event.workers) ? (event.workers as number[]) : [child.pid ?? 0];
-          resolve({ url: new URL(String(event.url)), workers, at: performance.now() });
-        }
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)));
-  });
-  return {
-    child,
-    events,
-    listening,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
-  return condition();
-}
-
 export async function benchColdStart(target: ColdStartTarget, settings: ColdStartSettings, say: (text: string) => void): Promise<ColdStartResult> {
   const count = settings.coldStartAuths;
   const uuids = Array.from({ length: count }, () => randomUUID());
@@ -126,7 +65,7 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
   const env = { ...target.env, WORKERS: String(settings.workers), KEY_POOL_SIZE: String(poolSize) };
 
   say(`${target.name}: cold start: filling the shared key pool to ${poolSize}`);
-  const filling = start(env, target.dataDir, []);
+  const filling = spawnServer(env, target.dataDir);
   let poolReady: boolean;
   try {
     await filling.listening;
@@ -137,8 +76,8 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
   say(`${target.name}: cold start: pool ${poolReady ? 'full' : 'NOT full after the wait'}; restarting, burst of ${count} at ${settings.coldStartConcurrency}`);
 
   // Built before the restart, so the burst costs the load generator nothing but writes.
-  const profile = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, `cold-start-${target.name}`)}`];
-  const server = start(env, target.dataDir, profile);
+  const nodeArgs = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, `cold-start-${target.name}`)}`];
+  const server = spawnServer(env, target.dataDir, { nodeArgs });
   try {
     const { url, workers, at } = await server.listening;
     const host = url.hostname;
@@ -161,7 +100,7 @@ export async function benchColdStart(target: ColdStartTarget, settings: ColdStar
     // Log lines of the burst come after its answers: a moment for them to arrive.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const warnings: Record<string, number> = {};
-    for (const event of server.events.filter((e) => Number(e.level) >= 40)) {
+    for (const event of server.warnings()) {
       const kind = String(event.msg);
       warnings[kind] = (warnings[kind] ?? 0) + 1;
     }

@@ -14,11 +14,12 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { EMBEDDED_DATABASE_FILE } from '../src/backends/sqlite/database.js';
-import { openFixtureStores } from '../test/helpers/embedded.js';
 import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { postForm } from '../test/helpers/http.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from '../test/helpers/server-process.js';
+import { seedDirectory } from './seed-directory.js';
+import { jsonPayload } from './settings.js';
 
 const SESSIONS = Number(process.env.BENCH_FOOTPRINT_SESSIONS ?? 200);
 const MESSAGES = Number(process.env.BENCH_FOOTPRINT_MESSAGES ?? 4000);
@@ -32,11 +33,6 @@ const CONCURRENCY = 8;
 
 const say = (text: string): void => void process.stderr.write(`[footprint] ${text}\n`);
 const round = (n: number): number => Math.round(n);
-
-function payload(n: number): string {
-  const head = JSON.stringify({ n, sent: new Date().toISOString(), text: '' });
-  return JSON.stringify({ n, sent: new Date().toISOString(), text: 'x'.repeat(Math.max(0, PAYLOAD_BYTES - head.length)) });
-}
 
 /** Runs `work` over `items`, CONCURRENCY at a time. */
 async function inParallel<T>(items: T[], work: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -67,26 +63,17 @@ async function sendAll(server: ServerProcess, uuids: string[], pems: string[]): 
     Array.from({ length: MESSAGES }, (_, n) => n),
     async (n) => {
       const i = n % uuids.length;
-      const reply = await postForm(server.url, { key: `${uuids[i]}${DEVICE}`, message: encryptEnvelope(pems[i]!, payload(n), { enc: ENC }) });
+      const reply = await postForm(server.url, { key: `${uuids[i]}${DEVICE}`, message: encryptEnvelope(pems[i]!, jsonPayload(n, PAYLOAD_BYTES), { enc: ENC }) });
       if (reply.body.message !== 'delivered') throw new Error(`submit: ${reply.text}`);
     },
   );
-}
-
-async function seedDirectory(dataDir: string, uuids: string[]): Promise<void> {
-  const stores = openFixtureStores(dataDir);
-  for (const uuid of uuids) {
-    await stores.directory.addUser(uuid);
-    await stores.directory.addDevice(uuid, DEVICE, 'Footprint device');
-  }
-  stores.db.close();
 }
 
 async function redisFootprint() {
   const redis = await startRedisServer();
   const data = makeDataDir();
   const uuids = Array.from({ length: SESSIONS }, () => randomUUID());
-  await seedDirectory(data.dir, uuids);
+  await seedDirectory({ embedded: data.dir }, uuids, DEVICE, 'Footprint device');
   const main = redis.client(MAIN_DB);
   const auth = redis.client(AUTH_DB);
   const server = await startServerProcess({ DATA_DIR: data.dir, ...redis.env, REDIS_MAIN_DB: String(MAIN_DB), REDIS_AUTH_DB: String(AUTH_DB), LOG_LEVEL: 'info' });
@@ -130,7 +117,7 @@ async function redisFootprint() {
 async function sqliteFootprint() {
   const data = makeDataDir();
   const uuids = Array.from({ length: SESSIONS }, () => randomUUID());
-  await seedDirectory(data.dir, uuids);
+  await seedDirectory({ embedded: data.dir }, uuids, DEVICE, 'Footprint device');
   const server = await startServerProcess({ DATA_DIR: data.dir, LOG_LEVEL: 'info' });
   const file = new Database(join(data.dir, EMBEDDED_DATABASE_FILE), { fileMustExist: true });
   try {

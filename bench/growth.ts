@@ -18,27 +18,25 @@
  *
  * Settings: --name=value or BENCH_GROWTH_NAME=value (see SETTINGS). Loopback only; bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
-import pino from 'pino';
-import { openMysqlDirectory } from '../src/backends/mysql/index.js';
 import { EMBEDDED_DATABASE_FILE } from '../src/backends/sqlite/database.js';
 import { expiryPurgeRound } from '../src/backends/sqlite/store.js';
-import { Directory } from '../src/directory/directory.js';
-import { META_KEYS, openFixtureStores } from '../test/helpers/embedded.js';
 import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { findBinary } from '../test/helpers/real-backends.js';
-import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
+import { REPO_ROOT } from '../test/helpers/server-process.js';
 import { openSeeder, seedKeyPairs } from './growth-seed.js';
 import { renderGrowthChart, writeGrowthSection, type GrowthResult, type PointRun } from './growth-report.js';
 import { formPost, percentile, runLoad } from './load.js';
 import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling } from './rsa-ceiling.js';
+import { seedDirectory } from './seed-directory.js';
+import { jsonPayload, readSettings } from './settings.js';
+import { spawnServer, warningKinds } from './server-process.js';
 
 const SETTINGS = {
   /** sessions:messages pairs, in growing order (each store only grows). Sessions include the measured ones. */
@@ -61,128 +59,48 @@ const SETTINGS = {
 };
 type Settings = typeof SETTINGS;
 
-function readSettings(): Settings {
-  const settings: Record<string, string | number> = { ...SETTINGS };
-  for (const name of Object.keys(SETTINGS)) {
-    const envName = `BENCH_GROWTH_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-    const flag = process.argv.find((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
-    const raw = flag === `--${name}` ? '1' : flag !== undefined ? flag.slice(name.length + 3) : process.env[envName];
-    if (raw === undefined || raw === '') continue;
-    if (typeof settings[name] === 'number') {
-      const value = Number(raw);
-      if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} / ${envName}: a number is needed (got "${raw}")`);
-      settings[name] = value;
-    } else {
-      settings[name] = raw;
-    }
-  }
-  return settings as Settings;
-}
-
 const say = (text: string): void => {
   process.stderr.write(`[growth ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 };
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
-const silent = pino({ level: 'silent' });
 const DEVICE = 'growth-device';
-
-
-/** Warning lines by message (and reason, when there is one). */
-function warningKinds(lines: string[]): Record<string, number> {
-  const kinds: Record<string, number> = {};
-  for (const line of lines) {
-    let kind = line.slice(0, 80);
-    try {
-      const event = JSON.parse(line) as { msg?: unknown; reason?: unknown };
-      kind = `${String(event.msg)}${typeof event.reason === 'string' ? `: ${event.reason.slice(0, 100)}` : ''}`;
-    } catch {
-      // cut off at 300 characters: keep the head
-    }
-    kinds[kind] = (kinds[kind] ?? 0) + 1;
-  }
-  return kinds;
-}
 
 interface RunningServer {
   host: string;
   port: number;
   primary: number;
   workers: number[];
+  /** From spawning the server to its `listening` line. */
   startMs: number;
-  warnings: string[];
+  warnings(): Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
 /** The real server (src/main.ts), its JSON log read only for `listening` and warnings. */
 async function startServer(env: Record<string, string>, cwd: string, settings: Settings): Promise<RunningServer> {
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, ['--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
-    cwd,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
+  const server = spawnServer(
+    {
       WORKERS: String(settings.workers),
       // No background key generation competing with the measured submits: no auth is measured here.
       KEY_POOL_SIZE: '0',
-      // The operator listener off: its default port is fixed, and others' servers share the machine.
-      ADMIN_PORT: '0',
       // No load shedding: on the shared machine a neighbour can stall a worker for a second
       // (one run shed 292 of 3000 submits at the first point), and this bench measures capacity.
       // A stall the server causes itself still shows, in p99.
       MAX_EVENT_LOOP_DELAY_MS: '0',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const warnings: string[] = [];
-  let listening: Record<string, unknown> | undefined;
-  let pending = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      // Per-request lines are skipped unparsed: the bench shares the CPU with the server.
-      if (line.includes('"msg":"request"') && !/"level":[45]/.test(line)) continue;
-      if (listening === undefined && line.includes('"msg":"listening"')) listening = JSON.parse(line) as Record<string, unknown>;
-      else if (/"level":[45]/.test(line)) warnings.push(line.slice(0, 2000));
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (listening !== undefined) {
-        clearInterval(timer);
-        resolve(listening);
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`server exited (${code}) before listening:\n${stderr}`));
-    });
-  });
-  const startMs = performance.now() - started;
-  const url = new URL(String(line.url));
-  const workers = Array.isArray(line.workers) ? (line.workers as number[]) : [child.pid ?? 0];
+    cwd,
+  );
+  const { url, workers, at } = await server.listening;
   return {
     host: url.hostname,
     port: Number(url.port),
-    primary: child.pid ?? 0,
+    primary: server.child.pid ?? 0,
     workers,
-    startMs,
-    warnings,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    startMs: at - started,
+    warnings: server.warnings,
+    stop: server.stop,
   };
 }
 
@@ -203,14 +121,7 @@ function embeddedTarget(): Target {
     name: 'embedded',
     env: { DATA_DIR: dataDir },
     dataDir,
-    async seedDirectory(uuids) {
-      const stores = openFixtureStores(dataDir);
-      for (const uuid of uuids) {
-        await stores.directory.addUser(uuid);
-        await stores.directory.addDevice(uuid, DEVICE, 'Growth device');
-      }
-      stores.db.close();
-    },
+    seedDirectory: (uuids) => seedDirectory({ embedded: dataDir }, uuids, DEVICE, 'Growth device'),
     async bytes() {
       const db = new Database(file);
       try {
@@ -260,20 +171,7 @@ async function redisMariadbTarget(): Promise<Target | string> {
     name: 'redis+mariadb',
     env,
     dataDir,
-    async seedDirectory(uuids) {
-      const opened = openMysqlDirectory(
-        { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
-        mariadb.tablePrefix,
-        silent,
-      );
-      const directory = new Directory(opened.usermeta, META_KEYS, silent);
-      let wpUserId = 1000;
-      for (const uuid of uuids) {
-        await directory.addUser(uuid, String(wpUserId++));
-        await directory.addDevice(uuid, DEVICE, 'Growth device');
-      }
-      await opened.usermeta.close();
-    },
+    seedDirectory: (uuids) => seedDirectory({ mariadb }, uuids, DEVICE, 'Growth device'),
     async bytes() {
       // used_memory is one figure for the whole instance; the two parts are told apart by
       // when they grow (sessions and messages are seeded in separate steps), see measurePoint.
@@ -299,11 +197,6 @@ function parsePoints(text: string): Array<{ sessions: number; messages: number }
     }
   }
   return points;
-}
-
-function payload(n: number, bytes: number): string {
-  const head = JSON.stringify({ n, sent: new Date().toISOString(), text: '' });
-  return JSON.stringify({ n, sent: new Date().toISOString(), text: 'x'.repeat(Math.max(0, bytes - head.length)) });
 }
 
 interface Grown {
@@ -393,7 +286,7 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
     const total = settings.warmupMessages + settings.messages;
     const envelopes = Array.from({ length: total }, (_, i) => {
       const session = live[i % live.length]!;
-      return { key: session.key, message: encryptEnvelope(session.pem, payload(measuredMessages + i, settings.payloadBytes)) };
+      return { key: session.key, message: encryptEnvelope(session.pem, jsonPayload(measuredMessages + i, settings.payloadBytes)) };
     });
 
     const server = await startServer(target.env, target.dataDir, settings);
@@ -442,7 +335,7 @@ async function benchStore(target: Target, settings: Settings, points: Array<{ se
         store_bytes: bytes.total,
         ...(purgeMs === undefined ? {} : { purge_round_ms: round(purgeMs, 2) }),
         load_average_1m: round(load, 2),
-        warnings: warningKinds(server.warnings),
+        warnings: warningKinds(server.warnings()),
       };
       runs.push(run);
       say(
@@ -485,7 +378,7 @@ function writeDocs(result: GrowthResult): void {
 }
 
 async function main(): Promise<void> {
-  const settings = readSettings();
+  const settings = readSettings(SETTINGS, 'BENCH_GROWTH');
   if (settings.render !== '') {
     const results = settings.render.split(',').map((file) => JSON.parse(readFileSync(file, 'utf8')) as GrowthResult);
     const merged = results.reduce((all, next) => ({

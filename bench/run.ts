@@ -13,15 +13,11 @@
  *
  * Settings: --name=value or BENCH_NAME=value (see SETTINGS below). Loopback only; bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { openMysqlDirectory } from '../src/backends/mysql/index.js';
-import { Directory } from '../src/directory/directory.js';
-import { META_KEYS, openFixtureStores } from '../test/helpers/embedded.js';
 import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { findBinary } from '../test/helpers/real-backends.js';
 import { REPO_ROOT, TSX } from '../test/helpers/server-process.js';
@@ -29,6 +25,9 @@ import { formPost, percentile, runLoad, type LoadResult } from './load.js';
 import { benchColdStart, COLD_START_DEFAULTS, type ColdStartResult } from './cold-start.js';
 import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling, rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
+import { seedDirectory } from './seed-directory.js';
+import { jsonPayload, readSettings } from './settings.js';
+import { spawnServer, until, warningKinds, type BenchServer } from './server-process.js';
 
 const SETTINGS = {
   sessions: 80,
@@ -57,29 +56,10 @@ const SETTINGS = {
 };
 type Settings = typeof SETTINGS;
 
-function readSettings(): Settings {
-  const settings: Record<string, string | number> = { ...SETTINGS };
-  for (const name of Object.keys(SETTINGS)) {
-    const envName = `BENCH_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-    const flag = process.argv.find((arg) => arg.startsWith(`--${name}=`));
-    const raw = flag !== undefined ? flag.slice(name.length + 3) : process.env[envName];
-    if (raw === undefined || raw === '') continue;
-    if (typeof settings[name] === 'number') {
-      const value = Number(raw);
-      if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} / ${envName}: a number is needed (got "${raw}")`);
-      settings[name] = value;
-    } else {
-      settings[name] = raw;
-    }
-  }
-  return settings as Settings;
-}
-
 const say = (text: string): void => {
   process.stderr.write(`[bench] ${text}\n`);
 };
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
-const silent = pino({ level: 'silent' });
 const DEVICE = 'bench-device';
 
 interface Phase {
@@ -117,96 +97,27 @@ function summarise(result: LoadResult, expected: (status: number, body: string) 
 }
 
 
-interface ServerUnderTest {
+interface ServerUnderTest extends BenchServer {
   url: URL;
   primary: number;
   workers: number[];
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-  requestLines(): number;
-  warnings(): Array<Record<string, unknown>>;
-  stop(): Promise<void>;
 }
 
 async function startServer(env: Record<string, string>, cwd: string, settings: Settings, poolSize: number): Promise<ServerUnderTest> {
-  const profile = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
-  const child = spawn(process.execPath, [...profile, '--import', TSX, join(REPO_ROOT, 'src/main.ts')], {
-    cwd,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
+  const nodeArgs = settings.profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
+  const server = spawnServer(
+    {
       WORKERS: String(settings.workers),
       KEY_POOL_SIZE: String(poolSize),
-      // The operator listener is not measured; its fixed default port would clash with any other server on the machine.
-      ADMIN_PORT: '0',
       // Passed on so a run can measure the server with keys wrapped at rest (issue 10, docs/PERFORMANCE.md).
       ...(process.env.KEY_ENCRYPTION_KEY === undefined ? {} : { KEY_ENCRYPTION_KEY: process.env.KEY_ENCRYPTION_KEY }),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const events: Array<Record<string, unknown>> = [];
-  let requestLines = 0;
-  let pending = '';
-  let stderr = '';
-  // The per-request log lines are counted, not parsed: the bench shares the CPU with the server.
-  child.stdout!.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('"msg":"request"') && !line.includes('"level":4') && !line.includes('"level":5')) {
-        requestLines += 1;
-        continue;
-      }
-      try {
-        events.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const line = events.find((event) => event.msg === 'listening');
-      if (line !== undefined) {
-        clearInterval(timer);
-        resolve(line);
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`server exited (${code}) before listening:\n${stderr}`));
-    });
-  });
-  const workers = Array.isArray(listening.workers) ? (listening.workers as number[]) : [child.pid ?? 0];
-  return {
-    url: new URL(String(listening.url)),
-    primary: child.pid ?? 0,
-    workers,
-    child,
-    events,
-    requestLines: () => requestLines,
-    warnings: () => events.filter((event) => Number(event.level) >= 40),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
-  return condition();
+    cwd,
+    { nodeArgs },
+  );
+  const { url, workers } = await server.listening;
+  return { ...server, url, primary: server.child.pid ?? 0, workers };
 }
 
 interface StoreTarget {
@@ -223,14 +134,7 @@ function embeddedTarget(): StoreTarget {
     name: 'embedded',
     env: { DATA_DIR: dataDir },
     dataDir,
-    async seed(uuids) {
-      const stores = openFixtureStores(dataDir);
-      for (const uuid of uuids) {
-        await stores.directory.addUser(uuid);
-        await stores.directory.addDevice(uuid, DEVICE, 'Bench device');
-      }
-      stores.db.close();
-    },
+    seed: (uuids) => seedDirectory({ embedded: dataDir }, uuids, DEVICE, 'Bench device'),
     async close() {
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -255,36 +159,17 @@ async function redisMariadbTarget(kind: 'single' | 'cluster' = 'single'): Promis
   const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
   const [redis, mariadb] = await Promise.all([startRedisUnderTest(kind), startMariadbServer()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'sms-bench-'));
-  // Outside seed(): the cold-start phase (bench/cold-start.ts) seeds a second time.
-  let wpUserId = 1000;
   return {
     name: kind === 'cluster' ? 'redis-cluster+mariadb' : 'redis+mariadb',
     env: { ...redis.env, ...mariadb.env, DATA_DIR: dataDir },
     dataDir,
-    async seed(uuids) {
-      const opened = openMysqlDirectory(
-        { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
-        mariadb.tablePrefix,
-        silent,
-      );
-      const directory = new Directory(opened.usermeta, META_KEYS, silent);
-      for (const uuid of uuids) {
-        await directory.addUser(uuid, String(wpUserId++));
-        await directory.addDevice(uuid, DEVICE, 'Bench device');
-      }
-      await opened.usermeta.close();
-    },
+    // Seeded twice (the cold-start phase, bench/cold-start.ts, adds its own users): the user ids go on counting.
+    seed: (uuids) => seedDirectory({ mariadb }, uuids, DEVICE, 'Bench device'),
     async close() {
       await Promise.all([redis.close(), mariadb.close()]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** A unique plaintext of about `bytes` bytes: JSON, as devices send. */
-function payload(n: number, bytes: number): string {
-  const head = JSON.stringify({ n, sent: new Date().toISOString(), text: '' });
-  return JSON.stringify({ n, sent: new Date().toISOString(), text: 'x'.repeat(Math.max(0, bytes - head.length)) });
 }
 
 interface StoreRun {
@@ -359,7 +244,7 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     if (live.length === 0) throw new Error('no session was created');
     const submitBodies = Array.from({ length: settings.messages }, (_, n) => {
       const session = live[n % live.length]!;
-      return formPost(hostname, port, '/api', { key: session.key, message: encryptEnvelope(session.pem, payload(n, settings.payloadBytes)) });
+      return formPost(hostname, port, '/api', { key: session.key, message: encryptEnvelope(session.pem, jsonPayload(n, settings.payloadBytes)) });
     });
     const reusedEnc = settings.reusedEnc === 'AES-CBC' ? 'AES-CBC' : 'AES-GCM';
     const reuse = live.map((session) => {
@@ -370,7 +255,7 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
     const reusedBodies = Array.from({ length: settings.reusedMessages }, (_, n) => {
       const session = reuse[n % reuse.length]!;
       const envelope = JSON.parse(
-        encryptEnvelope(session.pem, payload(settings.messages + n, settings.payloadBytes), { aesKey: session.aesKey, enc: reusedEnc }),
+        encryptEnvelope(session.pem, jsonPayload(settings.messages + n, settings.payloadBytes), { aesKey: session.aesKey, enc: reusedEnc }),
       ) as object;
       return formPost(hostname, port, '/api', { key: session.key, message: JSON.stringify({ ...envelope, encryptedKey: session.encryptedKey }) });
     });
@@ -405,13 +290,6 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
       workers: server.workers.map((pid) => memoryMb(pid, 'VmHWM')),
       keygen: keygen.map((pid) => memoryMb(pid, 'VmHWM')),
     };
-    const warningKinds: Record<string, number> = {};
-    for (const event of server.warnings()) {
-      // The reason too, when there is one ("sqlite unavailable: database is locked"): the message alone hides the cause.
-      const reason = typeof event.reason === 'string' ? `: ${event.reason.slice(0, 120)}` : '';
-      const kind = `${String(event.msg)}${reason}`;
-      warningKinds[kind] = (warningKinds[kind] ?? 0) + 1;
-    }
     return {
       run: {
         store: target.name,
@@ -430,7 +308,7 @@ async function benchStore(target: StoreTarget, settings: Settings): Promise<{ ru
         reused_submit_cpu_in_rsa_decrypts: round(reusedCpuUsed / Math.max(1, reused.count) / (rsaCpuMs / 1000), 2),
         load_generator_cpu_s_per_1000_submits: round((loadCpuUsed / submit.count) * 1000, 3),
         warnings: server.warnings().length,
-        warning_kinds: warningKinds,
+        warning_kinds: warningKinds(server.warnings()),
         peak_rss_mb: peak,
       },
       submitBodies,
@@ -477,7 +355,7 @@ async function bareCeiling(settings: Settings, bodies: Buffer[]): Promise<number
 }
 
 async function main(): Promise<void> {
-  const settings = readSettings();
+  const settings = readSettings(SETTINGS, 'BENCH');
   const started = Date.now();
   say(`settings ${JSON.stringify(settings)}`);
 

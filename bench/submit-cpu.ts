@@ -18,14 +18,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { openMysqlDirectory } from '../src/backends/mysql/index.js';
 import { readConfig } from '../src/config/config.js';
-import { Directory } from '../src/directory/directory.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
-import { META_KEYS, openFixtureStores } from '../test/helpers/embedded.js';
 import { encryptEnvelope } from '../test/helpers/encrypt.js';
 import { rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
+import { seedDirectory } from './seed-directory.js';
 
 const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -35,7 +33,6 @@ const rounds = Number(arg('rounds', '3'));
 const sessionsCount = Number(arg('sessions', '20'));
 const concurrency = 16;
 const DEVICE = 'cpu-device';
-const silent = pino({ level: 'silent' });
 
 const cleanups: Array<() => Promise<void>> = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'sms-submit-cpu-'));
@@ -43,30 +40,14 @@ cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
 const uuids = Array.from({ length: sessionsCount }, () => randomUUID());
 let env: Record<string, string> = { DATA_DIR: dataDir };
 if (store === 'embedded') {
-  const stores = openFixtureStores(dataDir);
-  for (const uuid of uuids) {
-    await stores.directory.addUser(uuid);
-    await stores.directory.addDevice(uuid, DEVICE, 'CPU device');
-  }
-  stores.db.close();
+  await seedDirectory({ embedded: dataDir }, uuids, DEVICE, 'CPU device');
 } else {
   const { startRedisServer } = await import('../test/helpers/redis-server.js');
   const { startMariadbServer } = await import('../test/helpers/mariadb-server.js');
   const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
   cleanups.push(() => redis.close(), () => mariadb.close());
   env = { ...env, ...redis.env, ...mariadb.env };
-  const opened = openMysqlDirectory(
-    { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
-    mariadb.tablePrefix,
-    silent,
-  );
-  const directory = new Directory(opened.usermeta, META_KEYS, silent);
-  let wpUserId = 1000;
-  for (const uuid of uuids) {
-    await directory.addUser(uuid, String(wpUserId++));
-    await directory.addDevice(uuid, DEVICE, 'CPU device');
-  }
-  await opened.usermeta.close();
+  await seedDirectory({ mariadb }, uuids, DEVICE, 'CPU device');
 }
 
 // No load shedding: on a machine this shared the event loop lags past its default second, and a shed request is not a submit.

@@ -12,7 +12,8 @@ import { openRedisStore, RedisKeys } from '../../src/backends/redis/index.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
 import { SqliteMessageStore, SqliteSessionStore } from '../../src/backends/sqlite/store.js';
 import { SqliteUsermetaTable } from '../../src/backends/sqlite/usermeta.js';
-import type { RedisConfig } from '../../src/config/config.js';
+import { Reader, type RedisConfig } from '../../src/config/config.js';
+import { readSentinelConfig } from '../../src/config/redis-failover.js';
 import { Directory } from '../../src/directory/directory.js';
 import type { UsermetaTable } from '../../src/directory/usermeta.js';
 import type { MessageStore, SessionStore } from '../../src/store/store.js';
@@ -161,10 +162,9 @@ export async function redisClusterStoreTarget(cluster: RedisCluster, keyPrefix =
 
 /** The store behind a test Sentinel set (SPEC §13): the production module finds the primary through the sentinels. */
 export async function sentinelStoreTarget(set: SentinelSet, keyPrefix = ''): Promise<StoreTarget> {
-  const sentinels = set.env.REDIS_SENTINELS!.split(',').map((entry) => {
-    const [host, port] = entry.split(':') as [string, string];
-    return { host, port: Number(port) };
-  });
+  // The server's own reading of REDIS_SENTINELS / REDIS_SENTINEL_NAME, so the test connects as a server started with set.env does.
+  const sentinel = readSentinelConfig(new Reader(set.env));
+  assert.ok(sentinel !== undefined, 'a Sentinel set names its sentinels in REDIS_SENTINELS');
   const config: RedisConfig = {
     url: undefined,
     host: '127.0.0.1',
@@ -173,7 +173,7 @@ export async function sentinelStoreTarget(set: SentinelSet, keyPrefix = ''): Pro
     mainDb: MAIN_DB,
     authDb: AUTH_DB,
     keyPrefix,
-    sentinel: { sentinels, name: set.name, password: undefined },
+    sentinel,
   };
   return twoDatabaseTarget(set.env, config, set.client(MAIN_DB), set.client(AUTH_DB));
 }

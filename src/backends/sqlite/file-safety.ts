@@ -23,8 +23,14 @@ const FILE_MODE = 0o600;
 const STARTUP_BUSY_DEADLINE_MS = 15_000;
 /** After a session is deleted, the WAL is truncated this soon (deletes in between share one checkpoint). */
 const SCRUB_DELAY_MS = 100;
-/** A checkpoint refused because another process was busy is tried again this much later. */
-const SCRUB_RETRY_MS = 1000;
+/**
+ * A checkpoint refused because another process was busy is tried again this much later, then
+ * twice as late each time it is refused again, up to SCRUB_RETRY_MAX_MS. Under steady load the
+ * other worker nearly always holds a reader, and a try every second cost 5.6 % of a worker
+ * (docs/PERFORMANCE.md); a new delete or a truncation that succeeds starts again at the first step.
+ */
+export const SCRUB_RETRY_MS = 1000;
+export const SCRUB_RETRY_MAX_MS = 30_000;
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
@@ -82,20 +88,42 @@ export function secureConnection(db: SqliteDatabase): void {
  * Truncates the WAL soon after a session is deleted, so no older frame keeps its private key.
  * Runs on the writer connection outside any transaction (better-sqlite3 is synchronous, so the
  * WriteBatcher's transactions never interleave with this); a checkpoint another process keeps
- * busy is tried again later.
+ * busy is tried again later, backing off (SCRUB_RETRY_MS doubling to SCRUB_RETRY_MAX_MS): so a
+ * deleted key leaves the WAL SCRUB_DELAY_MS after the delete when the WAL is free then, and
+ * otherwise at most SCRUB_RETRY_MAX_MS after the other processes let go of it (docs/SECURITY.md).
  */
 export class WalScrubber {
   private timer: NodeJS.Timeout | undefined;
+  /** Whether the pending timer is a retry (SCRUB_RETRY_MS or later), not the first try after a delete. */
+  private retrying = false;
+  /** The wait before the next retry, should the coming try be refused. */
+  private nextRetryMs = SCRUB_RETRY_MS;
   private closed = false;
 
   constructor(private readonly db: SqliteDatabase) {}
 
   /** A session was deleted (or its record rewritten): truncate the WAL soon. */
-  request(delayMs = SCRUB_DELAY_MS): void {
-    if (this.closed || this.timer !== undefined || this.db.memory) return;
+  request(): void {
+    if (this.closed || this.db.memory) return;
+    // Deletes close together share one checkpoint.
+    if (this.timer !== undefined && !this.retrying) return;
+    // A new key is in the WAL: it is not left to wait out a back-off that older refusals built up.
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.nextRetryMs = SCRUB_RETRY_MS;
+    this.schedule(SCRUB_DELAY_MS, false);
+  }
+
+  private schedule(delayMs: number, retrying: boolean): void {
+    this.retrying = retrying;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (!this.scrubNow()) this.request(SCRUB_RETRY_MS);
+      if (this.scrubNow()) {
+        this.nextRetryMs = SCRUB_RETRY_MS;
+        return;
+      }
+      const wait = this.nextRetryMs;
+      this.nextRetryMs = Math.min(wait * 2, SCRUB_RETRY_MAX_MS);
+      this.schedule(wait, true);
     }, delayMs);
     this.timer.unref();
   }
