@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey } from 'node:crypto';
 import pino from 'pino';
+import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
 import { SqliteUsermetaTable } from '../../src/backends/sqlite/usermeta.js';
 import { readConfig } from '../../src/config/config.js';
@@ -19,7 +20,8 @@ import { Directory } from '../../src/directory/directory.js';
 import { clientKey, OTHER_UUID, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, postMultipart, request, type Reply } from '../helpers/http.js';
-import { freePort, makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
+import { freePort, makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import { sqliteStoreTarget, type StoreTarget } from './targets.js';
 
 /** SPEC §1's table, literally (key order as the server writes them). */
@@ -410,5 +412,81 @@ describe('SPEC §1, §4, §8: SESSION_TTL_SECONDS=3, SESSION_KEY_BITS=4096, MAX_
     const limited = await postForm(fx.server.url, { key, status: 'on' });
     assertBytes(limited, 429, SPEC.tooManyRequests);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  });
+});
+
+describe('SPEC §3, §4 on a real MariaDB: DB_TABLE_PREFIX and the meta keys; logout deletes the session, then sets the device off', {
+  skip: skipWithoutMariadb('the SPEC rules on MariaDB'),
+}, () => {
+  const PREFIX = 'site7_';
+  const META = { uuidMetaKey: 'sms_uuid', devicesMetaKey: 'sms_devices' };
+  let mariadb: MariadbServer;
+  let data: { dir: string; remove: () => void };
+  let server: ServerProcess;
+  let store: StoreTarget;
+  let directory: Directory;
+  let closeDirectory: () => Promise<void>;
+
+  before(async () => {
+    mariadb = await startMariadbServer({ tablePrefix: PREFIX });
+    const opened = openMysqlDirectory(
+      { host: mariadb.host, port: mariadb.port, database: mariadb.database, user: mariadb.user, password: mariadb.password },
+      PREFIX,
+      pino({ level: 'silent' }),
+    );
+    closeDirectory = () => opened.handle.close();
+    directory = new Directory(opened.usermeta, META, pino({ level: 'silent' }));
+    await directory.addUser(TEST_UUID, '11');
+    await directory.addDevice(TEST_UUID, 'phone-01', 'Prefixed phone');
+    await directory.addDevice(TEST_UUID, 'tablet', 'Tablet');
+    const defaults = new Directory(opened.usermeta, { uuidMetaKey: 'uuid', devicesMetaKey: 'devices' }, pino({ level: 'silent' }));
+    await defaults.addUser(OTHER_UUID, '12');
+    await defaults.addDevice(OTHER_UUID, 'phone-01', 'Decoy');
+    data = makeDataDir();
+    server = await startServerProcess({
+      DATA_DIR: data.dir,
+      ...mariadb.env,
+      WP_UUID_META_KEY: META.uuidMetaKey,
+      WP_DEVICES_META_KEY: META.devicesMetaKey,
+      KEY_POOL_SIZE: '0',
+    });
+    store = sqliteStoreTarget(data.dir);
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.close();
+    await closeDirectory?.();
+    await mariadb?.close();
+    data?.remove();
+  });
+
+  test('auth finds the user in <prefix>usermeta under the configured meta keys and writes the status there', async () => {
+    assert.equal(mariadb.env.DB_TABLE_PREFIX, PREFIX);
+    const reply = await postForm(server.url, { key: clientKey('phone-01'), status: 'on' });
+    assert.equal(reply.body.code, 0, reply.text);
+    assert.equal(reply.body.name, 'Prefixed phone');
+    assert.equal((await directory.listDevices(TEST_UUID)).find((device) => device.id === 'phone-01')?.status, 'on');
+    const rows = await mariadb.sql<{ meta_key: string }>(`SELECT meta_key FROM \`${PREFIX}usermeta\` WHERE user_id = 11 ORDER BY umeta_id`);
+    assert.deepEqual(rows.map((row) => row.meta_key), [META.uuidMetaKey, META.devicesMetaKey]);
+    assertBytes(await postForm(server.url, { key: clientKey('phone-01', OTHER_UUID), status: 'on' }), 200, SPEC.notFound);
+  });
+
+  test('a logout whose status write is refused still deletes the session: "deleted", the failure logged', async () => {
+    const key = clientKey('tablet');
+    assert.equal((await postForm(server.url, { key, status: 'on' })).body.code, 0);
+    // The server's MySQL user may read the row but no longer change it (takes effect at its next statement).
+    await mariadb.sql(`REVOKE UPDATE ON \`${mariadb.database}\`.\`${PREFIX}usermeta\` FROM ?@'127.0.0.1'`, [mariadb.user]);
+    let reply: Reply;
+    try {
+      reply = await postForm(server.url, { key, status: 'off' });
+    } finally {
+      await mariadb.sql(`GRANT UPDATE ON \`${mariadb.database}\`.\`${PREFIX}usermeta\` TO ?@'127.0.0.1'`, [mariadb.user]);
+    }
+    assertBytes(reply, 200, SPEC.deleted);
+    assert.equal(await store.rawSession(key), null, 'the session is gone first');
+    assert.equal((await directory.listDevices(TEST_UUID)).find((device) => device.id === 'tablet')?.status, 'on', 'the status write failed');
+    assert.ok(await waitForLog(server, (line) => line.msg === 'session deleted but device status not set off' && line.level === 50), 'logged at error level');
+    // Nothing half-done blocks the device: it authenticates again.
+    assert.equal((await postForm(server.url, { key, status: 'on' })).body.code, 0);
   });
 });
