@@ -406,6 +406,15 @@ describe('SPEC §1, §4, §8: SESSION_TTL_SECONDS=3, SESSION_KEY_BITS=4096, MAX_
     assert.notEqual(String(again.body.message), pem, 'a fresh key pair');
   });
 
+  test('§10: a logout answered "not found" is a failure too: it spends the key\'s budget', async () => {
+    const key = clientKey('never-logged-in');
+    for (let i = 0; i < 2; i++) assertBytes(await postForm(fx.server.url, { key, status: 'off' }), 200, SPEC.notFound);
+    const limited = await postForm(fx.server.url, { key, status: 'off' });
+    assertBytes(limited, 429, SPEC.tooManyRequests);
+    // Another key is not blocked by it.
+    assert.equal((await postForm(fx.server.url, { key: clientKey('phone-01'), status: 'on' })).status, 200);
+  });
+
   test('past the failure budget: 429, the SPEC\'s bytes, with Retry-After', async () => {
     const key = clientKey('no-such-device');
     for (let i = 0; i < 2; i++) assertBytes(await postForm(fx.server.url, { key, status: 'on' }), 200, SPEC.notFound);
