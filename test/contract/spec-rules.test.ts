@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { openMysqlDirectory } from '../../src/backends/mysql/index.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
@@ -266,6 +266,30 @@ describe('SPEC §1-§9, §12 rules on the embedded store (default settings)', ()
     assert.match(text, /^secure_message_request_duration_seconds_bucket\{[^}]*op="auth"/m);
     assert.match(text, /^secure_message_backend_up\{backend="sqlite"\} 1$/m);
     assert.match(text, /^process_cpu_user_seconds_total /m);
+  });
+});
+
+describe('SPEC §12: the dashboard never shows payloads, private keys or whole client keys', () => {
+  test('GET / and the data it loads (/dashboard.json), after traffic and errors of every kind', async () => {
+    const payload = `dashboard-secret-${randomBytes(6).toString('hex')}`;
+    const fx = await startEmbedded([['phone-01', 'Phone']], { ADMIN_PORT: String(await freePort()) });
+    try {
+      const key = clientKey('phone-01');
+      const pem = String((await postForm(fx.server.url, { key, status: 'on' })).body.message);
+      assert.equal((await postForm(fx.server.url, { key, message: encryptEnvelope(pem, payload) })).body.message, 'delivered');
+      assert.equal((await postForm(fx.server.url, { key, message: `{"payload":"${payload}"}` })).status, 400);
+      assert.equal((await postForm(fx.server.url, { key: clientKey('ghost'), status: 'on' })).body.code, 2);
+      for (const path of ['/', '/dashboard.json']) {
+        const response = await fetch(`${fx.server.adminUrl!}${path}`);
+        assert.equal(response.status, 200, path);
+        const text = await response.text();
+        for (const secret of [payload, TEST_UUID, key, 'PRIVATE KEY', 'PUBLIC KEY', pem.split('\n')[1]!]) {
+          assert.ok(!text.includes(secret), `${path} shows ${secret.slice(0, 20)}`);
+        }
+      }
+    } finally {
+      await fx.close();
+    }
   });
 });
 
