@@ -21,6 +21,7 @@ import { clientKey, OTHER_UUID, startEmbedded, TEST_UUID, type EmbeddedFixture }
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, postMultipart, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
+import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { freePort, makeDataDir, startServerProcess, waitForLog, type ServerProcess } from '../helpers/server-process.js';
 import { sqliteStoreTarget, type StoreTarget } from './targets.js';
 
@@ -521,5 +522,43 @@ describe('SPEC §3, §4 on a real MariaDB: DB_TABLE_PREFIX and the meta keys; lo
     assert.ok(await waitForLog(server, (line) => line.msg === 'session deleted but device status not set off' && line.level === 50), 'logged at error level');
     // Nothing half-done blocks the device: it authenticates again.
     assert.equal((await postForm(server.url, { key, status: 'on' })).body.code, 0);
+  });
+});
+
+describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
+  let redis: RedisServer;
+  let fx: EmbeddedFixture;
+  before(async () => {
+    redis = await startRedisServer();
+    fx = await startEmbedded([['phone-01', 'Phone']], { ...redis.env, KEY_POOL_SIZE: '0' });
+  });
+  after(async () => {
+    await fx?.close();
+    await redis?.close();
+  });
+
+  test('is 503 with Retry-After; the retry ends with the session gone and the device off', async () => {
+    const key = clientKey('phone-01');
+    assert.equal((await postForm(fx.server.url, { key, status: 'on' })).body.code, 0);
+    redis.pause();
+    let reply: Reply;
+    try {
+      reply = await postForm(fx.server.url, { key, status: 'off' });
+    } finally {
+      redis.resume();
+    }
+    assertBytes(reply, 503, SPEC.unavailable);
+    assert.ok(Number(reply.headers.get('retry-after')) >= 1);
+    // The client retries, as a 503 asks. Whatever the first attempt left behind (its DEL may
+    // have reached Redis after the answer), the device must end logged out: no session, status off.
+    let retry: Reply | undefined;
+    for (let i = 0; i < 20; i++) {
+      retry = await postForm(fx.server.url, { key, status: 'off' });
+      if (retry.status !== 503) break;
+      await sleep(500);
+    }
+    assert.ok(retry && (retry.text === SPEC.deleted || retry.text === SPEC.notFound), retry?.text);
+    assert.equal((await postForm(fx.server.url, { key, message: '{}' })).text, SPEC.notFound, 'no session');
+    assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'off', `status after a retry answered ${retry?.text}`);
   });
 });
