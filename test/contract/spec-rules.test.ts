@@ -562,3 +562,45 @@ describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', 
     assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'off', `status after a retry answered ${retry?.text}`);
   });
 });
+
+describe('SPEC §10 on a real Redis: past a failure budget the store\'s records are not asked (Redis MONITOR)', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
+  let redis: RedisServer;
+  let fx: EmbeddedFixture;
+  before(async () => {
+    redis = await startRedisServer();
+    fx = await startEmbedded([['phone-01', 'Phone']], { ...redis.env, KEY_POOL_SIZE: '0', FAILURE_LIMIT_PER_KEY: '2' });
+  });
+  after(async () => {
+    await fx?.close();
+    await redis?.close();
+  });
+
+  test('an auth, a logout and a submit for a key past its budget are 429 without a command on its session or a message', async () => {
+    const key = clientKey('phone-01');
+    const pem = String((await postForm(fx.server.url, { key, status: 'on' })).body.message);
+    // Two invalid envelopes spend the budget of this key (SPEC §10: `invalid message` is a failure).
+    for (let i = 0; i < 2; i++) assertBytes(await postForm(fx.server.url, { key, message: 'not json' }), 400, SPEC.invalidMessage);
+    const commands: string[][] = [];
+    const monitor = await redis.client(0).monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    try {
+      await sleep(200);
+      const requests: Array<Record<string, string>> = [{ key, status: 'on' }, { key, status: 'off' }, { key, message: encryptEnvelope(pem, 'past the budget') }];
+      for (const fields of requests) {
+        const reply = await postForm(fx.server.url, fields);
+        assertBytes(reply, 429, SPEC.tooManyRequests);
+        assert.ok(Number(reply.headers.get('retry-after')) >= 1);
+      }
+      await sleep(300);
+    } finally {
+      monitor.disconnect();
+    }
+    // The session is stored under the client key itself (SPEC §7, no prefix here); messages under
+    // 64 hex characters. Neither may be touched; the budget's own keys may.
+    const touched = commands.filter((args) => args.slice(1).some((arg) => arg === key || /^[0-9a-f]{64}$/.test(arg)));
+    assert.deepEqual(touched, [], JSON.stringify(commands));
+    assert.ok(commands.length > 0, 'MONITOR saw the budget checks, so it was listening');
+    // The session is still there: nothing was done to it.
+    assert.ok(await redis.client(2).exists(key));
+  });
+});
