@@ -563,6 +563,40 @@ describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', 
   });
 });
 
+// Found by this audit (docs/SPEC-COVERAGE.md "Found"): marked `todo` so it reports without failing
+// the suite until src/protocol/service.ts (the lead's file) is changed; then drop the `todo`.
+describe('SPEC §3, §4 on a real Redis: a logout whose DEL lands after its 503 answer', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
+  let redis: RedisServer;
+  let fx: EmbeddedFixture;
+  before(async () => {
+    redis = await startRedisServer();
+    fx = await startEmbedded([['phone-01', 'Phone']], { ...redis.env, KEY_POOL_SIZE: '0' });
+  });
+  after(async () => {
+    await fx?.close();
+    await redis?.close();
+  });
+
+  test('the retry leaves the device off, not "on" with no session', {
+    todo: 'closeSession answers a logout without a session "not found" and never sets the status off, so a DEL that Redis ran after the 503 leaves the status on',
+  }, async () => {
+    const key = clientKey('phone-01');
+    assert.equal((await postForm(fx.server.url, { key, status: 'on' })).body.code, 0);
+    // Redis holds write commands (reads go on) for longer than the server's command timeout:
+    // the budget read passes, the DEL waits, the server answers 503, then Redis runs the DEL.
+    const pauseMs = 4000;
+    await redis.client(0).call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE');
+    const started = Date.now();
+    assertBytes(await postForm(fx.server.url, { key, status: 'off' }), 503, SPEC.unavailable);
+    await sleep(Math.max(0, pauseMs - (Date.now() - started)) + 500);
+    assert.equal(await redis.client(2).exists(key), 0, 'the DEL ran once the pause ended');
+    // The client retries, as a 503 asks; the device must end off (SPEC §3: on logout, set the status to off).
+    const retry = await postForm(fx.server.url, { key, status: 'off' });
+    assert.ok(retry.text === SPEC.deleted || retry.text === SPEC.notFound, retry.text);
+    assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'off');
+  });
+});
+
 describe('SPEC §10 on a real Redis: past a failure budget the store\'s records are not asked (Redis MONITOR)', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
   let redis: RedisServer;
   let fx: EmbeddedFixture;
