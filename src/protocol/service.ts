@@ -189,7 +189,12 @@ export class ProtocolService {
     const opens = deviceOpens(device, context.secret, this.credentials.secrets);
     if (secretRequired && deviceAlive(device) && !opens) return { answer: answers.notFound() };
     this.keyCache.evict(key.key);
-    if (!(await sessions.delete(key.key))) return { answer: answers.notFound() };
+    if (!(await sessions.delete(key.key))) {
+      // No session (it expired, or an earlier attempt's delete ran after its 503): still `not
+      // found`, but the device must not stay `on` with no session, which no later request fixes.
+      if (device?.status === 'on') await this.offWithoutSession(key.key, device.wpUserId, key.deviceId);
+      return { answer: answers.notFound() };
+    }
     await this.hardening.sessionGone(key.key);
     try {
       // setStatus leaves a revoked status alone (SPEC §10: only WordPress or the admin lifts it).
@@ -284,6 +289,22 @@ export class ProtocolService {
     await this.hardening.sessionGone(key);
     this.deps.log.info({ deviceId: session.device_id }, 'session ended: its device was removed or revoked in the directory');
     return false;
+  }
+
+  /**
+   * SPEC §3 for a logout that found no session: the device goes `off`. An auth racing it writes
+   * its session before its `on`; so the session is looked for again after the `off`, and if one
+   * is there by then, `on` is written back (the auth's own `on` may have come before the `off`).
+   * Never fails the request: the answer is `not found` either way.
+   */
+  private async offWithoutSession(key: string, wpUserId: string, deviceId: string): Promise<void> {
+    const { directory, sessions, log } = this.deps;
+    try {
+      await directory.setStatus(wpUserId, deviceId, 'off');
+      if ((await sessions.get(key)) !== null) await directory.setStatus(wpUserId, deviceId, 'on');
+    } catch (error) {
+      log.warn({ err: error, deviceId }, 'logout found no session; device status not set off');
+    }
   }
 
   /** Removes a session that must not stay (its status write failed, or its device is gone); never throws. */

@@ -395,6 +395,7 @@ describe('SPEC §1, §4, §8: SESSION_TTL_SECONDS=3, SESSION_KEY_BITS=4096, MAX_
       [
         ['phone-01', 'Phone'],
         ['watch', 'Watch'],
+        ['tracker', 'Tracker'],
       ],
       { SESSION_TTL_SECONDS: '3', SESSION_KEY_BITS: '4096', KEY_POOL_SIZE: '0', MAX_BODY_BYTES: '2048', FAILURE_LIMIT_PER_KEY: '2' },
     );
@@ -415,7 +416,7 @@ describe('SPEC §1, §4, §8: SESSION_TTL_SECONDS=3, SESSION_KEY_BITS=4096, MAX_
     }
   });
 
-  test('a session not used for SESSION_TTL_SECONDS is gone: the submit is "not found", a new auth creates a new one', async () => {
+  test('a session not used for SESSION_TTL_SECONDS is gone: the submit and a logout are "not found" (the device then off), a new auth creates a new one', async () => {
     const key = clientKey('watch');
     const created = await postForm(fx.server.url, { key, status: 'on' });
     assert.equal(created.body.code, 0, created.text);
@@ -423,9 +424,16 @@ describe('SPEC §1, §4, §8: SESSION_TTL_SECONDS=3, SESSION_KEY_BITS=4096, MAX_
     // Alive (and renewed) right after the auth...
     const sent = await postForm(fx.server.url, { key, message: encryptEnvelope(pem, 'in time', { enc: 'AES-GCM' }) });
     assert.equal(sent.body.message, 'delivered', sent.text);
+    // A second device, to log out once its session has expired.
+    const tracker = clientKey('tracker');
+    assert.equal((await postForm(fx.server.url, { key: tracker, status: 'on' })).body.code, 0);
+    assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'tracker')?.status, 'on');
     // ...and gone once more than the TTL has passed without a submit.
     await sleep(5000);
     assertBytes(await postForm(fx.server.url, { key, message: encryptEnvelope(pem, 'too late', { enc: 'AES-GCM' }) }), 200, SPEC.notFound);
+    // §3: a logout after the expiry finds no session ("not found") and still leaves the device off.
+    assertBytes(await postForm(fx.server.url, { key: tracker, status: 'off' }), 200, SPEC.notFound);
+    assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'tracker')?.status, 'off');
     const again = await postForm(fx.server.url, { key, status: 'on' });
     assert.equal(again.body.code, 0, again.text);
     assert.notEqual(String(again.body.message), pem, 'a fresh key pair');
@@ -563,8 +571,8 @@ describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', 
   });
 });
 
-// Found by this audit (docs/SPEC-COVERAGE.md "Found"): marked `todo` so it reports without failing
-// the suite until src/protocol/service.ts (the lead's file) is changed; then drop the `todo`.
+// Found by the SPEC audit (docs/SPEC-COVERAGE.md "Found"), fixed in closeSession: a logout that
+// finds no session still sets an `on` device `off`.
 describe('SPEC §3, §4 on a real Redis: a logout whose DEL lands after its 503 answer', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
   let redis: RedisServer;
   let fx: EmbeddedFixture;
@@ -577,9 +585,7 @@ describe('SPEC §3, §4 on a real Redis: a logout whose DEL lands after its 503 
     await redis?.close();
   });
 
-  test('the retry leaves the device off, not "on" with no session', {
-    todo: 'closeSession answers a logout without a session "not found" and never sets the status off, so a DEL that Redis ran after the 503 leaves the status on',
-  }, async () => {
+  test('the retry leaves the device off, not "on" with no session', async () => {
     const key = clientKey('phone-01');
     assert.equal((await postForm(fx.server.url, { key, status: 'on' })).body.code, 0);
     // Redis holds write commands (reads go on) for longer than the server's command timeout:
