@@ -97,8 +97,25 @@ export function requireBinary(name: string, install: string): string {
   return path;
 }
 
-/** A port nobody listens on right now: bind port 0 on the loopback and give it back. */
-export function freePort(): Promise<number> {
+/** Ports this test process has handed out already: never handed out twice (see freePort). */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on right now: bind port 0 on the loopback and give it back. Between
+ * here and the server's own bind the port is nobody's, so the kernel may hand it out again;
+ * within this process it never is handed out twice (a cluster takes twelve in a row, a
+ * Sentinel set five at once, and none of them is bound before the last is picked).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -190,14 +207,22 @@ export function serverProcess(options: ServerProcessOptions): ServerProcess {
       const current = spawn(options.binary, options.args, { stdio: 'ignore' });
       child = current;
       track(current);
-      await waitUntil(
-        async () => {
-          if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
-          return options.ready();
-        },
-        options.timeoutMs,
-        () => `${options.description} did not become ready:\n${options.readLog()}`,
-      );
+      try {
+        await waitUntil(
+          async () => {
+            if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
+            return options.ready();
+          },
+          options.timeoutMs,
+          () => `${options.description} did not become ready:\n${options.readLog()}`,
+        );
+      } catch (error) {
+        // A server that never became ready must not outlive the failure: a live child keeps the
+        // test process from exiting, and the exit hook that would kill it then never runs.
+        current.kill('SIGCONT');
+        await stopChild(current, 'SIGKILL');
+        throw error;
+      }
     },
     async stop(signal = 'SIGTERM') {
       if (child === undefined) return;

@@ -7,9 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from './real-backends.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
+/** How long a server that did not start gets to stop on SIGTERM before it is killed. */
+const STOP_GRACE_MS = 10_000;
 /** tsx by absolute URL: the child runs in a temporary folder that has no node_modules. */
 export const TSX = import.meta.resolve('tsx');
 
@@ -78,6 +81,8 @@ export async function startServerProcess(extraEnv: Record<string, string>, optio
     env: serverEnv(extraEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Killed with the test process, however that ends (a failed before() never reaches stop()).
+  track(child);
   const logs: Array<Record<string, unknown>> = [];
   let raw = '';
   let pending = '';
@@ -85,8 +90,11 @@ export async function startServerProcess(extraEnv: Record<string, string>, optio
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       // A server that is merely slow would otherwise outlive the test and keep its process alive;
-      // SIGTERM, so that a cluster primary stops its workers too.
+      // SIGTERM, so that a cluster primary stops its workers too, and SIGKILL if that does not end it.
       child.kill('SIGTERM');
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, STOP_GRACE_MS).unref();
       reject(new Error(`server did not start in time:\n${raw}`));
     }, START_TIMEOUT_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -168,14 +176,4 @@ export function adminResult(env: Record<string, string>, ...args: string[]) {
 }
 
 /** A port free on the loopback right now (for settings like ADMIN_PORT where 0 means "off"). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
+export { freePort } from './real-backends.js';
