@@ -22,7 +22,7 @@ import type { MessageRecord } from '../../src/store/store.js';
 import { redisClusterConfigFor } from '../contract/targets.js';
 import { API_TOKEN, API_TOKENS } from '../helpers/consumer.js';
 import { request } from '../helpers/http.js';
-import { freePort, sleep } from '../helpers/real-backends.js';
+import { freePort, sleep, waitUntil } from '../helpers/real-backends.js';
 import { assertEachRefusedBefore } from '../helpers/refused.js';
 import { skipWithoutRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { admin, makeDataDir, startServerProcess } from '../helpers/server-process.js';
@@ -249,7 +249,10 @@ describe('Redis backend on a real Redis Cluster', { skip: skipWithoutRedisCluste
     assert.match(cluster.env.REDIS_CLUSTER_NODES!, /^(127\.0\.0\.1:\d+,){5}127\.0\.0\.1:\d+$/);
     await client.set('drill', 'kept');
     const primary = await cluster.masterOf('drill');
-    await cluster.nodeClient(primary).wait(1, 2000);
+    // The replica must have it before the kill, or the assertion below tests replication lag: on a
+    // loaded machine one WAIT of 2 s may come back 0, so until one comes back 1.
+    const primaryClient = cluster.nodeClient(primary);
+    await waitUntil(async () => (await primaryClient.wait(1, 2000)) >= 1, 30_000, () => 'the replica never acknowledged the write');
     await cluster.kill(primary);
     await cluster.waitHealthy();
     assert.notEqual((await cluster.masterOf('drill')).address, primary.address);
