@@ -173,6 +173,19 @@ export function trackFolder(folder: string): () => void {
   };
 }
 
+/**
+ * Two servers started at once, as a pair: if either fails to start, the other is closed before
+ * the failure is thrown (a live server keeps the test process from exiting, and after() never
+ * gets the pair to close).
+ */
+export async function startBoth<A extends { close(): Promise<void> }, B extends { close(): Promise<void> }>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  if (first.status === 'fulfilled') await first.value.close();
+  if (second.status === 'fulfilled') await second.value.close();
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
+}
+
 /** Sends `signal` and resolves when the process has exited. */
 export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   return new Promise((resolve) => {
