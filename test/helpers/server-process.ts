@@ -144,11 +144,14 @@ export async function startServerProcess(extraEnv: Record<string, string>, optio
   };
 }
 
-/** Log lines reach us through a pipe, after the HTTP answer: wait for one a while. */
+/**
+ * Log lines reach us through a pipe, after the HTTP answer: wait for one a while (it returns as
+ * soon as the line is there, so the deadline is generous: a loaded machine delays the pipe).
+ */
 export async function waitForLog(
   server: ServerProcess,
   matches: (line: Record<string, unknown>) => boolean,
-  timeoutMs = 5000,
+  timeoutMs = 15_000,
 ): Promise<Record<string, unknown> | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
