@@ -14,7 +14,7 @@ import { TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, request, type Reply } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
-import { skipIfAny, sleep, waitUntil } from '../helpers/real-backends.js';
+import { skipIfAny, sleep, startBoth, waitUntil } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -51,7 +51,7 @@ describe('faults against the real Redis and MariaDB', { skip }, () => {
 
   before(async () => {
     // Persistent, so a killed Redis keeps everything it acknowledged (as a production Redis with AOF does).
-    [redis, mariadb] = await Promise.all([startRedisServer({ persistent: true }), startMariadbServer()]);
+    [redis, mariadb] = await startBoth(startRedisServer({ persistent: true }), startMariadbServer());
     data = makeDataDir();
     store = await redisStoreTarget(redis, 'sms:');
     directory = mysqlDirectoryTarget(mariadb);

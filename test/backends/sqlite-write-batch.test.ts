@@ -46,8 +46,16 @@ describe('WriteBatcher', () => {
       const writes = new WriteBatcher(writer);
       const insertOnWriter = writer.prepare('INSERT INTO t (n) VALUES (?)');
       const pending = Promise.all([writes.run(() => insertOnWriter.run(300)), writes.run(() => insertOnWriter.run(301))]);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      let settled = false;
+      void pending.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      // Five ticks of the 5 ms interval, however long a loaded machine takes to run them
+      // (a starved process runs one tick for many missed ones).
+      for (let i = 0; i < 1000 && ticks < 5; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       assert.ok(ticks >= 5, `the event loop kept running while the writes waited (${ticks} ticks)`);
+      assert.equal(settled, false, 'the writes are still waiting for the lock');
       assert.equal(count(), 22, 'nothing written while the lock is held');
       other.exec('COMMIT');
       await pending;

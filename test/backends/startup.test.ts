@@ -10,7 +10,7 @@ import { TEST_UUID } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, request } from '../helpers/http.js';
 import { skipWithoutMariadb, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
-import { skipIfAny, waitUntil } from '../helpers/real-backends.js';
+import { skipIfAny, startBoth, waitUntil } from '../helpers/real-backends.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { admin, adminResult, makeDataDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -34,7 +34,7 @@ describe('production backends: start-up, logs and the admin command', { skip }, 
   };
 
   before(async () => {
-    [redis, mariadb] = await Promise.all([startRedisServer({ password: REDIS_PASSWORD }), startMariadbServer({ password: DB_PASSWORD })]);
+    [redis, mariadb] = await startBoth(startRedisServer({ password: REDIS_PASSWORD }), startMariadbServer({ password: DB_PASSWORD }));
     data = makeDataDir();
     env = { DATA_DIR: data.dir, ...redis.env, ...mariadb.env };
   });

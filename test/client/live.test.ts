@@ -123,7 +123,8 @@ describe('client library against the live server', () => {
   });
 
   test('server restart: a send while the server is down waits until it is back, and the held key still works', async () => {
-    const c = client('sensor-e', { retry: { attempts: 60, baseDelayMs: 50, maxDelayMs: 250, maxRetryAfterMs: 10_000 } });
+    // Retries for about a minute: a restart on a loaded machine may take most of the 30 s start timeout.
+    const c = client('sensor-e', { retry: { attempts: 120, baseDelayMs: 50, maxDelayMs: 1000, maxRetryAfterMs: 10_000 } });
     await c.auth();
     const key = c.session?.publicKey;
     const port = new URL(fx.server.url).port;

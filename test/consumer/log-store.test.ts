@@ -177,22 +177,27 @@ for (const target of targets) {
 
     test('the webhook lease has one holder; only it moves the delivered mark', async () => {
       const { webhook } = t.consumer;
-      const claims = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => webhook.claim(owner, 500)));
+      // Held long enough for the steps that need it held, however slow the machine; then
+      // renewed with a short lease, for the steps about its expiry.
+      const HELD_MS = 10_000;
+      const SHORT_MS = 500;
+      const claims = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => webhook.claim(owner, HELD_MS)));
       assert.equal(claims.filter(Boolean).length, 1);
       const holder = ['a', 'b', 'c', 'd'][claims.indexOf(true)]!;
       const other = holder === 'a' ? 'b' : 'a';
-      assert.equal(await webhook.claim(holder, 500), true, 'renewed');
+      assert.equal(await webhook.claim(holder, HELD_MS), true, 'renewed');
       assert.equal(await webhook.advance(other, 5), false);
       assert.equal(await webhook.advance(holder, 5), true);
       assert.equal(await webhook.advance(holder, 2), true, 'never backwards, but no refusal');
       assert.equal(await webhook.delivered(), 5);
       await webhook.release(other);
-      assert.equal(await webhook.claim(other, 500), false, 'a non-holder cannot release it');
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      assert.equal(await webhook.claim(other, 500), true, 'taken over once expired');
+      assert.equal(await webhook.claim(other, SHORT_MS), false, 'a non-holder cannot release it');
+      assert.equal(await webhook.claim(holder, SHORT_MS), true, 'renewed for a short lease');
+      await new Promise((resolve) => setTimeout(resolve, SHORT_MS + 100));
+      assert.equal(await webhook.claim(other, HELD_MS), true, 'taken over once expired');
       assert.equal(await webhook.advance(holder, 9), false, 'the old holder is fenced off');
       await webhook.release(other);
-      assert.equal(await webhook.claim(holder, 500), true, 'free at once after a release');
+      assert.equal(await webhook.claim(holder, SHORT_MS), true, 'free at once after a release');
     });
   });
 }

@@ -55,7 +55,11 @@ class Receiver {
         res.writeHead(answer.status, answer.headers).end();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    // Started again on its port after a stop: should someone have taken it meanwhile, fail, not hang.
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.port, '127.0.0.1', resolve);
+    });
     this.port = (this.server.address() as AddressInfo).port;
   }
 

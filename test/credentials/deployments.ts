@@ -14,7 +14,7 @@ import { makeDataDir } from '../helpers/server-process.js';
 import { skipWithoutMariadb, startMariadbServer } from '../helpers/mariadb-server.js';
 import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
 import { startRedisCluster } from '../helpers/redis-cluster.js';
-import { skipIfAny } from '../helpers/real-backends.js';
+import { skipIfAny, startBoth } from '../helpers/real-backends.js';
 
 export interface DeviceSeed {
   id: string;
@@ -101,7 +101,7 @@ export function startEmbeddedDeployment(): Deployment {
 
 /** Real Redis (sessions, messages, budgets) and MariaDB (the WordPress directory). */
 export async function startRealDeployment(): Promise<Deployment & { generalLog(needle: string): Promise<number> }> {
-  const [redis, mariadb] = await Promise.all([startRedisServer(), startMariadbServer()]);
+  const [redis, mariadb] = await startBoth(startRedisServer(), startMariadbServer());
   const data = makeDataDir();
   const base = deployment(
     'Redis + MariaDB',

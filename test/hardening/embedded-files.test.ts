@@ -100,10 +100,20 @@ describe('existing embedded files are tightened at start-up', () => {
 });
 
 describe('schema creation under concurrency (issue 14: WORKERS=2 on a fresh DATA_DIR)', () => {
-  /** Opens fresh folder i at `start + i * STEP_MS`: both processes hit each folder at the same instant. */
+  /**
+   * Says "ready" once its code is loaded, reads the start time from stdin, then opens fresh folder i
+   * at `start + i * STEP_MS`: both processes hit each folder at the same instant.
+   */
   const OPENER = `
     import { openEmbeddedDatabase, openWriterConnection } from ${JSON.stringify(join(REPO_ROOT, 'src/backends/sqlite/database.ts'))};
-    const [root, count, start, step] = process.argv.slice(-4);
+    const [root, count, step] = process.argv.slice(-3);
+    process.stdout.write('ready\\n');
+    let input = '';
+    for await (const chunk of process.stdin) {
+      input += chunk;
+      if (input.includes('\\n')) break;
+    }
+    const start = Number(input.trim());
     for (let i = 0; i < Number(count); i++) {
       const at = Number(start) + i * Number(step);
       while (Date.now() < at) {}
@@ -117,22 +127,32 @@ describe('schema creation under concurrency (issue 14: WORKERS=2 on a fresh DATA
   const FOLDERS = 40;
   const STEP_MS = 60;
 
-  function opener(root: string, start: number): Promise<{ code: number | null; stderr: string }> {
-    return new Promise((resolve) => {
-      const args = ['--import', TSX, '--input-type=module', '-e', OPENER, root, String(FOLDERS), String(start), String(STEP_MS)];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('exit', (code) => resolve({ code, stderr }));
+  function opener(root: string): { ready: Promise<void>; go(start: number): void; done: Promise<{ code: number | null; stderr: string }> } {
+    const args = ['--import', TSX, '--input-type=module', '-e', OPENER, root, String(FOLDERS), String(STEP_MS)];
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+    const ready = new Promise<void>((resolve, reject) => {
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('ready\n')) resolve();
+      });
+      void done.then(({ code }) => reject(new Error(`opener exited with ${code} before it was ready:\n${stderr}`)));
     });
+    return { ready, done, go: (start) => child.stdin.end(`${start}\n`) };
   }
 
   test(`two processes open the schema of a fresh folder at the same instant, ${FOLDERS} folders over: both succeed every time`, async () => {
     const data = makeDataDir();
     try {
-      // Far enough ahead that both processes have loaded their code by then.
-      const start = Date.now() + 3000;
-      const results = await Promise.all([opener(data.dir, start), opener(data.dir, start)]);
+      // Both have loaded their code (seconds on a loaded machine) before the start time is set.
+      const openers = [opener(data.dir), opener(data.dir)];
+      await Promise.all(openers.map((o) => o.ready));
+      const start = Date.now() + 500;
+      for (const o of openers) o.go(start);
+      const results = await Promise.all(openers.map((o) => o.done));
       for (const result of results) assert.equal(result.code, 0, result.stderr);
     } finally {
       data.remove();

@@ -54,23 +54,55 @@ export interface ConsumerFixtureOptions {
 
 export async function startConsumerFixture(options: ConsumerFixtureOptions): Promise<ConsumerFixture> {
   const data = makeDataDir();
-  const stores = openFixtureStores(data.dir);
-  const deviceIds = Array.from({ length: options.devices ?? 2 }, (_, i) => `dev-${String(i + 1).padStart(2, '0')}`);
-  await stores.directory.addUser(TEST_UUID);
-  for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
-  stores.db.close();
-  const redis = options.store === 'redis' ? await startRedisServer({ persistent: options.persistentRedis ?? false }) : undefined;
   const ownSentinel = options.store === 'sentinel' && options.sentinel === undefined;
-  const sentinel = options.store === 'sentinel' ? (options.sentinel ?? (await startSentinelSet())) : undefined;
-  const cluster = options.store === 'redis-cluster' ? await startRedisCluster({ persistent: options.persistentRedis ?? false }) : undefined;
+  let redis: RedisServer | undefined;
+  let sentinel: SentinelSet | undefined;
+  let cluster: RedisCluster | undefined;
+  const closeBackends = async (): Promise<void> => {
+    await redis?.close();
+    if (ownSentinel) await sentinel?.close();
+    await cluster?.close();
+    data.remove();
+  };
+  try {
+    const deviceIds = Array.from({ length: options.devices ?? 2 }, (_, i) => `dev-${String(i + 1).padStart(2, '0')}`);
+    const stores = openFixtureStores(data.dir);
+    try {
+      await stores.directory.addUser(TEST_UUID);
+      for (const id of deviceIds) await stores.directory.addDevice(TEST_UUID, id, id.toUpperCase());
+    } finally {
+      stores.db.close();
+    }
+    if (options.store === 'redis') redis = await startRedisServer({ persistent: options.persistentRedis ?? false });
+    if (options.store === 'sentinel') sentinel = options.sentinel ?? (await startSentinelSet());
+    if (options.store === 'redis-cluster') cluster = await startRedisCluster({ persistent: options.persistentRedis ?? false });
+    return await fixtureOn(options.store, deviceIds, data.dir, { redis, sentinel, cluster }, options.env, closeBackends);
+  } catch (error) {
+    // A failed start closes what it started: a live redis-server, cluster or Sentinel set would
+    // keep the test process from exiting, and after() has no fixture to close.
+    await closeBackends().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The fixture on backends already running; starts the server process (and throws if it does not start). */
+async function fixtureOn(
+  store: StoreKind,
+  deviceIds: string[],
+  dataDir: string,
+  backends: { redis: RedisServer | undefined; sentinel: SentinelSet | undefined; cluster: RedisCluster | undefined },
+  extraEnv: Record<string, string> | undefined,
+  closeBackends: () => Promise<void>,
+): Promise<ConsumerFixture> {
+  const { redis, sentinel, cluster } = backends;
   const env: Record<string, string> = {
-    DATA_DIR: data.dir,
+    DATA_DIR: dataDir,
     API_TOKENS,
     KEY_POOL_SIZE: '4',
     ...(redis?.env ?? {}),
     ...(sentinel?.env ?? {}),
     ...(cluster?.env ?? {}),
-    ...(options.env ?? {}),
+    ...(extraEnv ?? {}),
   };
   const keys = new Map<string, Promise<string>>();
   const authenticate = async (deviceId: string): Promise<string> => {
@@ -79,10 +111,10 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     return String(reply.body.message);
   };
   const fixture: ConsumerFixture = {
-    store: options.store,
+    store,
     server: await startServerProcess(env),
     env,
-    dataDir: data.dir,
+    dataDir,
     redis,
     sentinel,
     cluster,
@@ -114,10 +146,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions): Pro
     },
     async close() {
       await fixture.server.stop();
-      await redis?.close();
-      if (ownSentinel) await sentinel?.close();
-      await cluster?.close();
-      data.remove();
+      await closeBackends();
     },
   };
   return fixture;

@@ -155,13 +155,21 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
     return rows as T[];
   };
 
-  await lifecycle.start();
-  await sql(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-  await sql(`USE \`${database}\``);
-  rootDatabase = database;
-  await sql(usermetaTableSql(tablePrefix));
-  await sql(`CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?`, [user, password]);
-  await sql(`GRANT SELECT, INSERT, UPDATE ON \`${database}\`.\`${tablePrefix}usermeta\` TO ?@'127.0.0.1'`, [user]);
+  try {
+    await lifecycle.start();
+    await sql(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
+    await sql(`USE \`${database}\``);
+    rootDatabase = database;
+    await sql(usermetaTableSql(tablePrefix));
+    await sql(`CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?`, [user, password]);
+    await sql(`GRANT SELECT, INSERT, UPDATE ON \`${database}\`.\`${tablePrefix}usermeta\` TO ?@'127.0.0.1'`, [user]);
+  } catch (error) {
+    // Half set up: nothing may outlive the failure (a live mariadbd or root connection keeps the
+    // test process from exiting).
+    await stop('SIGKILL');
+    removeDir();
+    throw error;
+  }
 
   return {
     host: '127.0.0.1',

@@ -135,7 +135,11 @@ ${proxyHttpBlock({ listen: `127.0.0.1:${port}`, upstreams: options.upstreams, te
     readLog,
     timeoutMs: START_TIMEOUT_MS,
   });
-  await lifecycle.start();
+  await lifecycle.start().catch((error: unknown) => {
+    // serverProcess has killed nginx; its folder goes too.
+    removeDir();
+    throw error;
+  });
   return {
     ...lifecycle,
     port,

@@ -97,8 +97,25 @@ export function requireBinary(name: string, install: string): string {
   return path;
 }
 
-/** A port nobody listens on right now: bind port 0 on the loopback and give it back. */
-export function freePort(): Promise<number> {
+/** Ports this test process has handed out already: never handed out twice (see freePort). */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on right now: bind port 0 on the loopback and give it back. Between
+ * here and the server's own bind the port is nobody's, so the kernel may hand it out again;
+ * within this process it never is handed out twice (a cluster takes twelve in a row, a
+ * Sentinel set five at once, and none of them is bound before the last is picked).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -156,6 +173,19 @@ export function trackFolder(folder: string): () => void {
   };
 }
 
+/**
+ * Two servers started at once, as a pair: if either fails to start, the other is closed before
+ * the failure is thrown (a live server keeps the test process from exiting, and after() never
+ * gets the pair to close).
+ */
+export async function startBoth<A extends { close(): Promise<void> }, B extends { close(): Promise<void> }>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  if (first.status === 'fulfilled') await first.value.close();
+  if (second.status === 'fulfilled') await second.value.close();
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
+}
+
 /** Sends `signal` and resolves when the process has exited. */
 export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   return new Promise((resolve) => {
@@ -190,14 +220,22 @@ export function serverProcess(options: ServerProcessOptions): ServerProcess {
       const current = spawn(options.binary, options.args, { stdio: 'ignore' });
       child = current;
       track(current);
-      await waitUntil(
-        async () => {
-          if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
-          return options.ready();
-        },
-        options.timeoutMs,
-        () => `${options.description} did not become ready:\n${options.readLog()}`,
-      );
+      try {
+        await waitUntil(
+          async () => {
+            if (current.exitCode !== null || current.signalCode !== null) throw new Error('exited');
+            return options.ready();
+          },
+          options.timeoutMs,
+          () => `${options.description} did not become ready:\n${options.readLog()}`,
+        );
+      } catch (error) {
+        // A server that never became ready must not outlive the failure: a live child keeps the
+        // test process from exiting, and the exit hook that would kill it then never runs.
+        current.kill('SIGCONT');
+        await stopChild(current, 'SIGKILL');
+        throw error;
+      }
     },
     async stop(signal = 'SIGTERM') {
       if (child === undefined) return;

@@ -90,7 +90,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     timeoutMs: START_TIMEOUT_MS,
   });
 
-  await lifecycle.start();
+  await lifecycle.start().catch((error: unknown) => {
+    // serverProcess has killed redis-server; its folder goes too.
+    removeDir();
+    throw error;
+  });
   const server: RedisServer = {
     host: '127.0.0.1',
     port,

@@ -173,7 +173,11 @@ echo 'installed';
     readLog: () => `${readLogFile(serverLogPath).split('\n').slice(-20).join('\n')}\n--- WordPress debug.log:\n${readLogFile(debugLog)}`,
     timeoutMs: 20_000,
   });
-  await lifecycle.start();
+  await lifecycle.start().catch((error: unknown) => {
+    // serverProcess has killed php -S; its folder goes too.
+    removeDir();
+    throw error;
+  });
 
   return {
     url,

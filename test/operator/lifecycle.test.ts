@@ -14,6 +14,7 @@ import { startServer } from '../../src/server.js';
 import { startEmbedded } from '../helpers/embedded.js';
 import { postForm } from '../helpers/http.js';
 import { entryArgs, freePort, makeDataDir, serverEnv, waitForLog } from '../helpers/server-process.js';
+import { waitUntil } from '../helpers/real-backends.js';
 
 function startFails(env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
   const data = makeDataDir();
@@ -194,9 +195,12 @@ describe('readiness and stop', () => {
         socket.write('POST /api HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\nkey=');
         return { socket, closed };
       };
+      // Both must be in flight (their headers read) before the stop: an idle connection is just closed.
+      let arrived = 0;
+      server.app.server.on('request', () => arrived++);
       const finishing = await openRequest();
       const stuck = await openRequest();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitUntil(async () => arrived >= 2, 10_000, () => `${arrived} of the 2 requests reached the server`);
       const started = Date.now();
       const stopping = server.stop();
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -17,6 +17,7 @@ import { clientKey, startEmbedded, TEST_UUID, type EmbeddedFixture } from '../he
 import { encryptEnvelope } from '../helpers/encrypt.js';
 import { postForm, postMultipart } from '../helpers/http.js';
 import { freePort, REPO_ROOT } from '../helpers/server-process.js';
+import { waitUntil } from '../helpers/real-backends.js';
 import { parsePrometheusText, total } from '../../src/operator/prometheus-text.js';
 import { metricNames } from '../../src/operator/metrics.js';
 
@@ -100,7 +101,16 @@ describe('operator listener with WORKERS=2', () => {
   };
 
   test('/metrics counts exactly the traffic sent, over both workers', async () => {
-    const text = await scrape();
+    // A worker counts a request in onResponse, which may run after the client has its answer: on
+    // a loaded machine the last count may trail the scrape. So scrape until every request is in
+    // (never fewer than sent), then every count must be exact (never more).
+    const sent = N_AUTHS + M_SUBMITS + 1 + K_INVALID;
+    let text = '';
+    await waitUntil(
+      async () => total(parsePrometheusText((text = await scrape())), metricNames.requests, {}) >= sent,
+      10_000,
+      () => `fewer than the ${sent} requests sent were ever counted:\n${text}`,
+    );
     const samples = parsePrometheusText(text);
     const value = (name: string, labels: Record<string, string> = {}) => total(samples, name, labels);
     assert.equal(value(metricNames.requests, { op: 'auth', code: '0' }), N_AUTHS);

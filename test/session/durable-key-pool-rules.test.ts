@@ -56,8 +56,10 @@ function poolOn(store: SqliteKeyPoolStore, label: string, size: number, keyWrap 
   });
 }
 
+/** Polls for up to 30 s: filling a store (a synced write per pair) is slow on a loaded machine. */
 async function until(probe: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     if (await probe()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -158,7 +158,7 @@ for (const deployment of DEPLOYMENTS) {
       for (const [i, device] of devices.slice(0, 3).entries()) {
         assert.equal(await storedKeyOf(h, device), before[i]!.storedPrivateKey, 'the record holds the pooled private key as stored');
       }
-      await until(async () => h.server.logs.filter((line) => line.msg === 'request' && line.op === 'auth').length >= 3, 'the auths logged', 5000);
+      await until(async () => h.server.logs.filter((line) => line.msg === 'request' && line.op === 'auth').length >= 3, 'the auths logged', 15_000);
       const authPids = new Set(h.server.logs.filter((line) => line.msg === 'request' && line.op === 'auth').map((line) => line.pid));
       assert.equal(authPids.size, 2, 'both worker processes took from the one pool');
       const left = await snapshot();
