@@ -5,11 +5,10 @@
  * SQL on `wp_usermeta`, as WordPress (or its plugin) would, and posts over real HTTP on a fresh
  * connection per request, so that with WORKERS=2 both processes serve.
  */
-import { request as httpRequest } from 'node:http';
 import { addDevice } from '../../src/directory/device-list.js';
 import { RedisKeys } from '../../src/backends/redis/keys.js';
 import { openEmbeddedDatabase } from '../../src/backends/sqlite/database.js';
-import { API_PATH } from '../../src/protocol/request.js';
+import type { Answer } from '../helpers/http.js';
 import { makeDataDir } from '../helpers/server-process.js';
 import { skipWithoutMariadb, startMariadbServer } from '../helpers/mariadb-server.js';
 import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
@@ -154,48 +153,8 @@ export async function startClusterDeployment(): Promise<Deployment> {
 export const skipRealDeployment = (suite: string): string | false =>
   skipIfAny(skipWithoutRedis(suite), skipWithoutMariadb(suite));
 
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  body: Record<string, unknown>;
-}
-
 /** POST /api on a connection of its own: the cluster hands each new connection to the next worker. */
-export function post(baseUrl: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> {
-  const body = new URLSearchParams(fields).toString();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${baseUrl}${API_PATH}`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(body),
-          connection: 'close',
-          ...headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          let parsed: Record<string, unknown> = {};
-          try {
-            parsed = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            // left empty; the test looks at status and text
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+export { postOnNewConnection as post, type Answer } from '../helpers/http.js';
 
 /** What a client can observe of an answer, minus the headers that differ on every response. */
 export function observable(answer: Answer): string {

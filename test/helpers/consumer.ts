@@ -4,11 +4,10 @@
  * DATA_DIR's SQLite file), and small helpers: authenticate, submit, and call /v1 with the token.
  */
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import pino from 'pino';
 import { openFixtureStores, TEST_UUID, clientKey } from './embedded.js';
 import { encryptEnvelope } from './encrypt.js';
-import { postForm, request, type Reply } from './http.js';
+import { postForm, request, requestOnNewConnection, type Answer, type Reply } from './http.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startSentinelSet, type SentinelSet } from './redis-sentinel.js';
@@ -167,17 +166,8 @@ export async function readWholeLog(fx: ConsumerFixture, limit = 250): Promise<Ar
 }
 
 /** GET on a connection of its own (the cluster gives each new connection to the next worker). */
-export function getOnNewConnection(url: string, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'GET', agent: false, headers: { authorization: `Bearer ${token}`, connection: 'close' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+export function getOnNewConnection(url: string, token: string): Promise<Answer> {
+  return requestOnNewConnection(url, { headers: { authorization: `Bearer ${token}` } });
 }
 
 export const silentLog = pino({ level: 'silent' });

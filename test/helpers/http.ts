@@ -1,4 +1,5 @@
 /** A tiny HTTP client for the tests: real requests over the loopback, both body formats. */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { API_PATH } from '../../src/protocol/request.js';
 
 export interface Reply {
@@ -38,4 +39,59 @@ export async function postMultipart(baseUrl: string, fields: Record<string, stri
 /** Any request, for the odd cases (wrong method, content type, raw bodies). */
 export async function request(baseUrl: string, path: string, init: RequestInit = {}): Promise<Reply> {
   return toReply(await fetch(`${baseUrl}${path}`, init));
+}
+
+/** An answer read over a connection of its own (node:http's headers). */
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  /** The JSON body, or {} when it is not JSON. */
+  body: Record<string, unknown>;
+}
+
+/**
+ * One request on a connection of its own, closed after it (`fetch` keeps connections alive):
+ * with WORKERS > 1, node:cluster hands each new connection to a worker in turn.
+ */
+export function requestOnNewConnection(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  const body = init.body;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent: false,
+        headers: { connection: 'close', ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }), ...init.headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let parsed: Record<string, unknown> = {};
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            // left empty; the test looks at status and text
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** POST /api as a form on a connection of its own (see requestOnNewConnection). */
+export function postOnNewConnection(baseUrl: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> {
+  return requestOnNewConnection(`${baseUrl}${API_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
 }

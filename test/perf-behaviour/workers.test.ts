@@ -5,35 +5,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { Code } from '../../src/protocol/answers.js';
 import { clientKey, startEmbedded, type EmbeddedFixture } from '../helpers/embedded.js';
 import { encryptEnvelope } from '../helpers/encrypt.js';
+import { postOnNewConnection } from '../helpers/http.js';
 import { makeDataDir, startServerProcess } from '../helpers/server-process.js';
 import { keyTag } from '../../src/http/app.js';
 import { LOG_TAG_SECRET_NAME } from '../../src/http/key-tag.js';
 
-/** POST /api on a connection of its own: the cluster hands each new connection to the next worker. */
-function postOnNewConnection(baseUrl: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
-  const body = new URLSearchParams(fields).toString();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${baseUrl}/api`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), connection: 'close' },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** POST /api on a connection of its own (the cluster hands each new connection to the next worker): the JSON answer. */
+async function postJson(baseUrl: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
+  return (await postOnNewConnection(baseUrl, fields)).body;
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -80,7 +62,7 @@ describe('WORKERS=2: one port, shared sessions', () => {
   test('a session made by one worker is used by the other', async () => {
     const pems = new Map<string, string>();
     for (const device of devices) {
-      const answer = await postOnNewConnection(fx.server.url, { key: clientKey(device), status: 'on' });
+      const answer = await postJson(fx.server.url, { key: clientKey(device), status: 'on' });
       assert.equal(answer.code, Code.ok, JSON.stringify(answer));
       pems.set(device, String(answer.message));
     }
@@ -97,7 +79,7 @@ describe('WORKERS=2: one port, shared sessions', () => {
       // Odd submits per round, so the turn-taking does not line up with the device order.
       for (const device of [...devices, devices[round % devices.length] as string]) {
         const message = encryptEnvelope(pems.get(device) ?? '', `round ${round} from ${device}, ${sent}`);
-        const answer = await postOnNewConnection(fx.server.url, { key: clientKey(device), message });
+        const answer = await postJson(fx.server.url, { key: clientKey(device), message });
         assert.equal(answer.message, 'delivered', JSON.stringify(answer));
         sent += 1;
       }
@@ -119,10 +101,10 @@ describe('WORKERS=2: one port, shared sessions', () => {
 
     const session = await fx.sessions.get(clientKey('d1'));
     assert.ok(session !== null);
-    const pem = (await postOnNewConnection(fx.server.url, { key: clientKey('d1'), status: 'off' })).message;
+    const pem = (await postJson(fx.server.url, { key: clientKey('d1'), status: 'off' })).message;
     assert.equal(pem, 'deleted');
     for (let i = 0; i < 4; i++) {
-      const answer = await postOnNewConnection(fx.server.url, { key: clientKey('d2'), message: 'not an envelope' });
+      const answer = await postJson(fx.server.url, { key: clientKey('d2'), message: 'not an envelope' });
       assert.equal(answer.message, 'invalid message');
     }
   });

@@ -13,13 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EMBEDDED_DATABASE_FILE } from '../../src/backends/sqlite/database.js';
 import { RedisKeys } from '../../src/backends/redis/keys.js';
 import { Code } from '../../src/protocol/answers.js';
 import { decodeSession } from '../../src/store/store.js';
+import { postOnNewConnection } from '../helpers/http.js';
 import { findBinary } from '../helpers/real-backends.js';
 import { admin } from '../helpers/server-process.js';
 import { AUTH_DB } from '../contract/targets.js';
@@ -76,30 +76,10 @@ async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 24
 }
 
 /** Auth on a connection of its own (the cluster hands each new connection to the next worker): the public key. */
-function authOnNewConnection(h: Harness, deviceId: string): Promise<string> {
-  const body = new URLSearchParams({ key: h.key(deviceId), status: 'on' }).toString();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${h.url}/api`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), connection: 'close' },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          const answer = JSON.parse(text) as { code: number; message: string };
-          if (answer.code !== Code.ok) reject(new Error(`auth of ${deviceId}: ${text}`));
-          else resolve(answer.message);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function authOnNewConnection(h: Harness, deviceId: string): Promise<string> {
+  const answer = await postOnNewConnection(h.url, { key: h.key(deviceId), status: 'on' });
+  if (answer.body.code !== Code.ok) throw new Error(`auth of ${deviceId}: ${answer.text}`);
+  return String(answer.body.message);
 }
 
 async function storedKeyOf(h: Harness, deviceId: string): Promise<string> {
