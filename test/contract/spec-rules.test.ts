@@ -533,7 +533,7 @@ describe('SPEC §3, §4 on a real MariaDB: DB_TABLE_PREFIX and the meta keys; lo
   });
 });
 
-describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
+describe('SPEC §1, §3, §4 on a real Redis: a logout that meets a Redis in trouble', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
   let redis: RedisServer;
   let fx: EmbeddedFixture;
   before(async () => {
@@ -545,7 +545,7 @@ describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', 
     await redis?.close();
   });
 
-  test('is 503 with Retry-After; the retry ends with the session gone and the device off', async () => {
+  test('while Redis does not answer: 503 with Retry-After; the retry ends with the session gone and the device off', async () => {
     const key = clientKey('phone-01');
     assert.equal((await postForm(fx.server.url, { key, status: 'on' })).body.code, 0);
     redis.pause();
@@ -569,23 +569,10 @@ describe('SPEC §1, §4 on a real Redis: a logout while Redis does not answer', 
     assert.equal((await postForm(fx.server.url, { key, message: '{}' })).text, SPEC.notFound, 'no session');
     assert.equal(findDevice(await fx.devicesOf(TEST_UUID), 'phone-01')?.status, 'off', `status after a retry answered ${retry?.text}`);
   });
-});
 
-// Found by the SPEC audit (docs/SPEC-COVERAGE.md "Found"), fixed in closeSession: a logout that
-// finds no session still sets an `on` device `off`.
-describe('SPEC §3, §4 on a real Redis: a logout whose DEL lands after its 503 answer', { skip: skipWithoutRedis('the SPEC rules on Redis') }, () => {
-  let redis: RedisServer;
-  let fx: EmbeddedFixture;
-  before(async () => {
-    redis = await startRedisServer();
-    fx = await startEmbedded([['phone-01', 'Phone']], { ...redis.env, KEY_POOL_SIZE: '0' });
-  });
-  after(async () => {
-    await fx?.close();
-    await redis?.close();
-  });
-
-  test('the retry leaves the device off, not "on" with no session', async () => {
+  // Found by the SPEC audit (docs/SPEC-COVERAGE.md "Found"), fixed in closeSession: a logout that
+  // finds no session still sets an `on` device `off`.
+  test('whose DEL lands after its 503 answer: the retry leaves the device off, not "on" with no session', async () => {
     const key = clientKey('phone-01');
     assert.equal((await postForm(fx.server.url, { key, status: 'on' })).body.code, 0);
     // Redis holds write commands (reads go on) for longer than the server's command timeout:
