@@ -57,7 +57,8 @@ describe('REDIS_WAIT_REPLICAS=1 on a Redis Cluster: the key pool pop is replicat
     for (const id of fx.deviceIds) if ((await cluster.masterOf(keys.session(clientKey(id)))).address !== poolMaster.address) elsewhere.push(id);
     assert.ok(elsewhere.length >= 2, 'some sessions live on another master');
     await poolFull();
-    // A fresh cluster's replica may still be in its first sync: WAIT would time out on it.
+    // Every WAIT of an auth (the pool's master and the session's) must be answerable.
+    await cluster.waitReplicasInSync();
     await waitUntil(async () => (await onPoolMaster.wait(1, 1000)) >= 1, 30_000, () => 'the pool replica did not catch up');
   });
   after(async () => {

@@ -101,6 +101,12 @@ export interface RedisCluster {
   reshard(from: ClusterNode, to: ClusterNode, slots: number): Promise<void>;
   /** Resolves once every running node says cluster_state:ok and sees all 16384 slots served by running primaries. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every primary has a replica that is online (past its first sync): before that,
+   * a WAIT 1 on that primary times out (REDIS_WAIT_REPLICAS suites), and a killed primary has no
+   * replica with its data to promote.
+   */
+  waitReplicasInSync(timeoutMs?: number): Promise<void>;
   /** A test-side Cluster client (closed by close()). */
   client(): Cluster;
   /** A test-side connection to one node (closed by close()). */
@@ -344,6 +350,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       );
     },
     waitHealthy,
+    async waitReplicasInSync(timeoutMs = HEALTHY_TIMEOUT_MS) {
+      await waitUntil(
+        async () => {
+          for (const master of await cluster.masters()) {
+            const client = connect(master);
+            try {
+              await client.connect();
+              if (!/slave\d+:[^\r\n]*state=online/.test(await client.info('replication'))) return false;
+            } finally {
+              client.disconnect();
+            }
+          }
+          return true;
+        },
+        timeoutMs,
+        () => `some primary has no replica online:\n${describeNodes()}`,
+      );
+    },
     client() {
       const client = new Cluster(
         nodes.map((n) => ({ host: n.host, port: n.port })),
@@ -389,8 +413,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}\n${describeNodes()}`);
     });
     await waitHealthy();
-    // Every replica attached: a drill that kills a primary right away must find a replica to promote.
+    // Every replica attached and past its first sync: a drill that kills a primary right away must
+    // find a replica with its data to promote, and a WAIT 1 must be answerable from the start.
     await waitUntil(async () => (await cluster.replicas()).length === 3, HEALTHY_TIMEOUT_MS, () => `replicas did not attach:\n${describeNodes()}`);
+    await cluster.waitReplicasInSync();
   } catch (error) {
     await cluster.close();
     throw error;
