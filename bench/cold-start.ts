@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { formPost, percentile, runLoad } from './load.js';
 import { totalCpuSeconds } from './proc.js';
 import { spawnServer, until } from './server-process.js';
+import { round } from './settings.js';
 
 export interface ColdStartSettings {
   coldStartAuths: number;
@@ -53,7 +54,6 @@ export interface ColdStartResult {
 }
 
 const DEVICE = 'bench-device';
-const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export async function benchColdStart(target: ColdStartTarget, settings: ColdStartSettings, say: (text: string) => void): Promise<ColdStartResult> {
   const count = settings.coldStartAuths;

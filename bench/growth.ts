@@ -35,7 +35,7 @@ import { formPost, percentile, runLoad } from './load.js';
 import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling } from './rsa-ceiling.js';
 import { seedDirectory } from './seed-directory.js';
-import { jsonPayload, readSettings } from './settings.js';
+import { jsonPayload, readSettings, round } from './settings.js';
 import { spawnServer, warningKinds } from './server-process.js';
 
 const SETTINGS = {
@@ -62,7 +62,6 @@ type Settings = typeof SETTINGS;
 const say = (text: string): void => {
   process.stderr.write(`[growth ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 };
-const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const DEVICE = 'growth-device';
 
 interface RunningServer {

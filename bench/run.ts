@@ -26,7 +26,7 @@ import { benchColdStart, COLD_START_DEFAULTS, type ColdStartResult } from './col
 import { childrenOf, memoryMb, totalCpuSeconds } from './proc.js';
 import { rsaCeiling, rsaCpuMsPerDecrypt } from './rsa-ceiling.js';
 import { seedDirectory } from './seed-directory.js';
-import { jsonPayload, readSettings } from './settings.js';
+import { jsonPayload, readSettings, round } from './settings.js';
 import { spawnServer, until, warningKinds, type BenchServer } from './server-process.js';
 
 const SETTINGS = {
@@ -59,7 +59,6 @@ type Settings = typeof SETTINGS;
 const say = (text: string): void => {
   process.stderr.write(`[bench] ${text}\n`);
 };
-const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const DEVICE = 'bench-device';
 
 interface Phase {

@@ -27,3 +27,8 @@ export function jsonPayload(n: number, bytes: number): string {
   const head = JSON.stringify({ n, sent: new Date().toISOString(), text: '' });
   return JSON.stringify({ n, sent: new Date().toISOString(), text: 'x'.repeat(Math.max(0, bytes - head.length)) });
 }
+
+/** A figure for the JSON line: `digits` decimals. */
+export function round(n: number, digits = 1): number {
+  return Math.round(n * 10 ** digits) / 10 ** digits;
+}

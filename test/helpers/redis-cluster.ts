@@ -39,6 +39,8 @@ const CLI = 'redis-cli';
 const INSTALL = "Debian's redis-server and redis-tools (apt-get install redis-server redis-tools; redis-cli is in redis-tools)";
 const START_TIMEOUT_MS = 20_000;
 const HEALTHY_TIMEOUT_MS = 30_000;
+/** A replica this close to its primary's replication offset has its data (the drills kill primaries). */
+const CAUGHT_UP_BYTES = 1_000_000;
 /** How long a restarted former primary gets to turn itself into a replica before it is told to. */
 const REJOIN_GRACE_MS = 5000;
 const ALL_SLOTS = 16384;
@@ -102,7 +104,8 @@ export interface RedisCluster {
   /** Resolves once every running node says cluster_state:ok and sees all 16384 slots served by running primaries. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /**
-   * Resolves once every primary has a replica that is online (past its first sync): before that,
+   * Resolves once every primary has a replica that is online (past its first sync) and caught up
+   * (within CAUGHT_UP_BYTES of the primary's replication offset): before that,
    * a WAIT 1 on that primary times out (REDIS_WAIT_REPLICAS suites), and a killed primary has no
    * replica with its data to promote.
    */
@@ -357,7 +360,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
             const client = connect(master);
             try {
               await client.connect();
-              if (!/slave\d+:[^\r\n]*state=online/.test(await client.info('replication'))) return false;
+              const info = await client.info('replication');
+              const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? NaN);
+              const caughtUp = [...info.matchAll(/slave\d+:[^\r\n]*state=online,offset=(\d+)/g)].some((m) => offset - Number(m[1]) < CAUGHT_UP_BYTES);
+              if (!caughtUp) return false;
             } finally {
               client.disconnect();
             }

@@ -320,24 +320,10 @@ describe('failover drills on Redis Cluster (kill -9 the primary of the log shard
     fx = await startConsumerFixture({ store: 'redis-cluster', devices: DEVICES });
     cluster = fx.cluster!;
     // A kill must meet a shard whose replica is in sync, or the drill measures a cold replica.
-    await logShardReplicaOnline();
+    await cluster.waitReplicasInSync(60_000);
     await Promise.all(fx.deviceIds.map((deviceId) => fx.publicKey(deviceId)));
   });
   after(async () => fx?.close());
-
-  /** Resolves once the log shard's primary has a replica that is online and caught up (INFO replication). */
-  async function logShardReplicaOnline(): Promise<void> {
-    await waitUntil(
-      async () => {
-        const master = await cluster.masterOf(logKey);
-        const info = await cluster.nodeClient(master).info('replication');
-        const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? NaN);
-        return [...info.matchAll(/slave\d+:[^\r\n]*state=online,offset=(\d+)/g)].some((m) => offset - Number(m[1]) < 1_000_000);
-      },
-      60_000,
-      () => 'the log shard has no online replica',
-    );
-  }
 
   /** Kills the log shard's primary under `load`; resolves with it once a replica has taken over. */
   async function killLogPrimary(load: Load): Promise<{ killed: ClusterNode; killedAt: number; promotedAt: number }> {
@@ -363,7 +349,7 @@ describe('failover drills on Redis Cluster (kill -9 the primary of the log shard
       assert.equal(load.tally.unavailableWithoutRetryAfter, 0);
       await cluster.restartAsReplica(killed);
       await cluster.waitHealthy();
-      await logShardReplicaOnline();
+      await cluster.waitReplicasInSync(60_000);
     } finally {
       await load.stop();
     }
