@@ -46,7 +46,7 @@ function suite(name: string, open: () => Promise<Target>, skip: string | false =
     });
     after(async () => target?.close());
 
-    test('claim, store, duplicate and replay, with the renewals the step-by-step path made', async () => {
+    test('claim, store, duplicate and replay, each with its renewal or none', async () => {
       const { backends } = target;
       const first = session('2026-12-02T00:00:00.000Z');
       assert.equal(await backends.sessions.create(KEY, first, 100), true);
